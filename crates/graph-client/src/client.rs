@@ -1,0 +1,591 @@
+//! `GraphClient`: the one place that sends HTTP requests to Graph. It ties
+//! together the token cache, pacing, retries, error mapping and counters.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::Stream;
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::cloud::Cloud;
+use crate::config::GraphConfig;
+use crate::error::{GraphError, excerpt, unauthorized_hint};
+use crate::pacing::Pacer;
+use crate::paging::{self, Page, parse_page};
+use crate::request::{EndpointClass, GraphRequest, Scope, describe_target};
+use crate::retry::{RetryPolicy, is_retryable_status, parse_retry_after};
+use crate::stats::{Sinks, Stats, StatsSnapshot};
+use crate::token::TokenCache;
+
+/// Who the client signs in as and where it sends requests. Never holds
+/// the secret, so it can be printed freely.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub cloud: Cloud,
+    pub authority_host: String,
+    pub graph_endpoint: String,
+    pub scope: String,
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "app {} in tenant {} ({} cloud, Graph {}, sign-in {})",
+            self.client_id, self.tenant_id, self.cloud, self.graph_endpoint, self.authority_host
+        )
+    }
+}
+
+struct Inner {
+    http: reqwest::Client,
+    identity: Identity,
+    /// The cloud's real Graph host, when `graph_endpoint` overrides it: a
+    /// proxy may pass Graph's own nextLinks through unchanged.
+    cloud_graph_host: String,
+    token: TokenCache,
+    pacer: Pacer,
+    retry: RetryPolicy,
+    stats: Arc<Stats>,
+}
+
+/// Client for Microsoft Graph. Cheap to clone: clones share the connection
+/// pool, the token cache, the pacing schedule and the counters.
+#[derive(Clone)]
+pub struct GraphClient {
+    inner: Arc<Inner>,
+    sinks: Sinks,
+}
+
+impl fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GraphClient")
+            .field("identity", &self.inner.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A fresh jitter source. Seeded from the clock and a counter: the jitter
+/// only has to differ between requests and processes, not be unpredictable.
+pub(crate) fn jitter_rng() -> SmallRng {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    SmallRng::seed_from_u64(t ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// A reqwest error with its causes ("connection reset by peer" is usually
+/// only in the source chain). URLs are kept: they never carry credentials.
+pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !msg.contains(&t) {
+            msg.push_str(": ");
+            msg.push_str(&t);
+        }
+        src = s.source();
+    }
+    msg
+}
+
+/// The parsed `{"error":{"code","message"}}` body of a Graph error.
+fn error_code_message(body: &[u8]) -> (String, String) {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let err = &v["error"];
+    let code = err["code"].as_str().unwrap_or("").to_string();
+    let message = err["message"].as_str().unwrap_or("").to_string();
+    (code, message)
+}
+
+/// What one attempt produced, before the retry decision.
+enum Attempt {
+    Done(Result<Page, GraphError>),
+    /// 429 / 503 / 504 with the server's suggested wait, if any.
+    Retryable {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    Unauthorized {
+        generation: u64,
+        detail: String,
+    },
+    Transport(String),
+    Decode {
+        reason: String,
+        excerpt: String,
+    },
+}
+
+impl GraphClient {
+    pub fn new(cfg: GraphConfig) -> Result<Self, GraphError> {
+        cfg.validate()?;
+        let authority = cfg.effective_authority()?;
+        let graph = cfg.effective_graph_endpoint()?;
+        let scope = cfg.effective_scope();
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .gzip(true)
+            .connect_timeout(cfg.connect_timeout)
+            .read_timeout(cfg.read_timeout)
+            // A redirect could carry the bearer token to another host, and
+            // Graph's read endpoints do not redirect; surface it instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!(
+                "teams-sql-graph-client/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .build()
+            .map_err(|e| {
+                GraphError::config(format!(
+                    "could not build the HTTP client: {}",
+                    describe_reqwest(&e)
+                ))
+            })?;
+        let token = TokenCache::new(
+            &authority,
+            &cfg.tenant_id,
+            &cfg.client_id,
+            &cfg.client_secret,
+            &scope,
+        );
+        let stats = Arc::new(Stats::new());
+        let inner = Inner {
+            http,
+            identity: Identity {
+                tenant_id: cfg.tenant_id.clone(),
+                client_id: cfg.client_id.clone(),
+                cloud: cfg.cloud,
+                authority_host: authority,
+                graph_endpoint: graph,
+                scope,
+            },
+            cloud_graph_host: cfg.cloud.graph_host().to_string(),
+            token,
+            pacer: Pacer::new(cfg.limits.clone()),
+            retry: cfg.retry.clone(),
+            stats: stats.clone(),
+        };
+        Ok(GraphClient {
+            inner: Arc::new(inner),
+            sinks: Sinks(vec![stats]),
+        })
+    }
+
+    /// A client sharing this one's pool, token and pacing that also records
+    /// into a fresh `Stats` (per-query metrics). Client-wide stats still
+    /// count everything.
+    pub fn scoped(&self) -> (GraphClient, Arc<Stats>) {
+        let extra = Arc::new(Stats::new());
+        let mut sinks = self.sinks.clone();
+        sinks.0.push(extra.clone());
+        (
+            GraphClient {
+                inner: self.inner.clone(),
+                sinks,
+            },
+            extra,
+        )
+    }
+
+    /// Client-wide counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    pub fn identity(&self) -> Identity {
+        self.inner.identity.clone()
+    }
+
+    /// Fetches a token now (e.g. to check credentials at start-up).
+    pub async fn sign_in(&self) -> Result<(), GraphError> {
+        self.token().await.map(|_| ())
+    }
+
+    async fn token(&self) -> Result<crate::token::CachedToken, GraphError> {
+        let sinks = self.sinks.clone();
+        let count = move || sinks.each(|s| s.token_request());
+        self.inner
+            .token
+            .get(&self.inner.http, &self.inner.retry, &count)
+            .await
+    }
+
+    /// One request (with retries), returning one page.
+    pub async fn get_page(&self, req: &GraphRequest) -> Result<Page, GraphError> {
+        let rel = req
+            .relative_url()
+            .map_err(|message| GraphError::InvalidId {
+                endpoint: req.class.describe(),
+                message,
+            })?;
+        let url = format!("{}/v1.0/{}", self.inner.identity.graph_endpoint, rel);
+        self.execute(
+            req.class,
+            &req.scope,
+            req.message_id.as_deref(),
+            &url,
+            &req.prefer,
+        )
+        .await
+    }
+
+    /// Follows a link Graph returned (`@odata.nextLink`, `@odata.deltaLink`,
+    /// `replies@odata.nextLink`), using the whole URL as given.
+    pub async fn follow(
+        &self,
+        class: EndpointClass,
+        scope: Scope,
+        next_link: &str,
+    ) -> Result<Page, GraphError> {
+        let url = self.resolve_link(next_link)?;
+        // The Prefer header cannot be recovered from a link; the one we send
+        // only changes enum rendering, and message links need it to keep
+        // systemEventMessage consistent across pages.
+        let prefer = if matches!(
+            class,
+            EndpointClass::MessagesList
+                | EndpointClass::MessageGet
+                | EndpointClass::RepliesList
+                | EndpointClass::MessagesDelta
+                | EndpointClass::GetAllMessages
+        ) {
+            vec!["include-unknown-enum-members".to_string()]
+        } else {
+            Vec::new()
+        };
+        self.execute(class, &scope, None, &url, &prefer).await
+    }
+
+    /// Pages of a collection, following `@odata.nextLink` until the end.
+    /// Nothing is requested until the stream is polled, and nothing after it
+    /// is dropped.
+    pub fn pages(
+        &self,
+        req: GraphRequest,
+    ) -> impl Stream<Item = Result<Page, GraphError>> + Send + 'static {
+        paging::pages(self.clone(), req)
+    }
+
+    /// Items of every page of a collection, in order.
+    pub fn items(
+        &self,
+        req: GraphRequest,
+    ) -> impl Stream<Item = Result<Value, GraphError>> + Send + 'static {
+        paging::items(self.clone(), req)
+    }
+
+    /// Makes a Graph link absolute and checks it points at our Graph
+    /// endpoint, so the bearer token is never sent anywhere else.
+    fn resolve_link(&self, link: &str) -> Result<String, GraphError> {
+        let base = &self.inner.identity.graph_endpoint;
+        let base_url = url::Url::parse(base)
+            .map_err(|e| GraphError::config(format!("Graph endpoint '{base}' is invalid: {e}")))?;
+        let lower = link.to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+            // Relative links (key syntax such as "teams('x')/channels/...")
+            // are relative to the service root.
+            let rel = link.trim_start_matches('/');
+            let rel = rel.strip_prefix("v1.0/").unwrap_or(rel);
+            return Ok(format!("{base}/v1.0/{rel}"));
+        }
+        let parsed = url::Url::parse(link).map_err(|_| GraphError::ForeignLink {
+            link_origin: "(unparsable link)".to_string(),
+        })?;
+        let origin = parsed.origin();
+        let rest = &parsed[url::Position::BeforePath..];
+        if origin == base_url.origin() {
+            return Ok(link.to_string());
+        }
+        if let Ok(cloud) = url::Url::parse(&self.inner.cloud_graph_host)
+            && origin == cloud.origin()
+        {
+            // A proxy or simulator standing in for Graph passed Graph's own
+            // link through: keep path and query, send it to the stand-in.
+            let prefix = base_url.path().trim_end_matches('/');
+            return Ok(format!(
+                "{}{}{}",
+                base_url.origin().ascii_serialization(),
+                prefix,
+                rest
+            ));
+        }
+        Err(GraphError::ForeignLink {
+            link_origin: origin.ascii_serialization(),
+        })
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        let mut v = vec![self.inner.token.secret().expose().to_string()];
+        if let Some(t) = self.inner.token.current_token() {
+            v.push(t.expose().to_string());
+        }
+        v
+    }
+
+    fn excerpt(&self, body: &[u8]) -> String {
+        let secrets = self.secrets();
+        let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        excerpt(body, &refs)
+    }
+
+    async fn execute(
+        &self,
+        class: EndpointClass,
+        scope: &Scope,
+        message_id: Option<&str>,
+        url: &str,
+        prefer: &[String],
+    ) -> Result<Page, GraphError> {
+        let policy = &self.inner.retry;
+        let started = Instant::now();
+        let mut attempt: u32 = 0;
+        let mut refreshed_after_401 = false;
+        let mut decode_failures = 0u32;
+        loop {
+            attempt += 1;
+            let paced = self.inner.pacer.acquire(class, scope).await;
+            if !paced.is_zero() {
+                self.sinks.each(|s| s.pacing_wait(paced));
+            }
+            let outcome = self
+                .attempt(class, scope, message_id, url, prefer, refreshed_after_401)
+                .await?;
+            let (retry_wait, give_up): (Duration, GraphError) = match outcome {
+                Attempt::Done(result) => return result,
+                Attempt::Unauthorized { generation, detail } => {
+                    self.sinks.each(|s| s.unauthorized());
+                    if refreshed_after_401 {
+                        return Err(GraphError::Unauthorized {
+                            endpoint: class.describe(),
+                            hint: unauthorized_hint(class),
+                            detail,
+                        });
+                    }
+                    // The token may have been revoked or expired early on the
+                    // server side: get a new one and try once more.
+                    refreshed_after_401 = true;
+                    self.inner.token.invalidate(generation);
+                    self.sinks.each(|s| s.retry());
+                    attempt -= 1;
+                    continue;
+                }
+                Attempt::Retryable {
+                    status,
+                    retry_after,
+                } => {
+                    self.sinks.each(|s| {
+                        if status == 429 {
+                            s.throttled()
+                        } else {
+                            s.unavailable()
+                        }
+                    });
+                    let wait = match retry_after {
+                        Some(d) => d,
+                        None => policy.backoff(attempt, &mut jitter_rng()),
+                    };
+                    if status == 429 && retry_after.is_some() {
+                        self.inner
+                            .pacer
+                            .hold_until(class, scope, Instant::now() + wait);
+                    }
+                    (
+                        wait,
+                        GraphError::Throttled {
+                            endpoint: class.describe(),
+                            attempts: attempt,
+                            elapsed: started.elapsed(),
+                            last_status: status,
+                        },
+                    )
+                }
+                Attempt::Transport(message) => {
+                    self.sinks.each(|s| s.transport_error());
+                    (
+                        policy.backoff(attempt, &mut jitter_rng()),
+                        GraphError::Transport {
+                            endpoint: class.describe(),
+                            attempts: attempt,
+                            message,
+                        },
+                    )
+                }
+                Attempt::Decode { reason, excerpt } => {
+                    decode_failures += 1;
+                    let err = GraphError::Decode {
+                        endpoint: class.describe(),
+                        reason,
+                        excerpt,
+                    };
+                    // A garbled body is usually a truncated transfer; two more
+                    // tries are plenty, a persistent problem will not go away.
+                    if decode_failures > 2 {
+                        return Err(err);
+                    }
+                    (policy.backoff(attempt, &mut jitter_rng()), err)
+                }
+            };
+            if attempt >= policy.max_attempts || started.elapsed() + retry_wait > policy.max_elapsed
+            {
+                return Err(match give_up {
+                    GraphError::Throttled {
+                        endpoint,
+                        attempts,
+                        last_status,
+                        ..
+                    } => GraphError::Throttled {
+                        endpoint,
+                        attempts,
+                        elapsed: started.elapsed(),
+                        last_status,
+                    },
+                    other => other,
+                });
+            }
+            tracing::debug!(
+                endpoint = class.as_str(),
+                attempt,
+                wait_ms = retry_wait.as_millis() as u64,
+                "retrying Graph request"
+            );
+            self.sinks.each(|s| {
+                s.retry();
+                s.throttle_wait(retry_wait);
+            });
+            tokio::time::sleep(retry_wait).await;
+        }
+    }
+
+    /// Sends one request and classifies the outcome. Errors returned with
+    /// `?` (token failures) end the retry loop.
+    async fn attempt(
+        &self,
+        class: EndpointClass,
+        scope: &Scope,
+        message_id: Option<&str>,
+        url: &str,
+        prefer: &[String],
+        refreshed_after_401: bool,
+    ) -> Result<Attempt, GraphError> {
+        let token = self.token().await?;
+        let mut rb = self
+            .inner
+            .http
+            .get(url)
+            .bearer_auth(token.token.expose())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if !prefer.is_empty() {
+            rb = rb.header("Prefer", prefer.join(", "));
+        }
+        self.sinks.each(|s| s.request(class));
+        let resp = match rb.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_builder() => {
+                return Ok(Attempt::Done(Err(GraphError::InvalidId {
+                    endpoint: class.describe(),
+                    message: format!("the request URL could not be built: {e}"),
+                })));
+            }
+            Err(e) => return Ok(Attempt::Transport(describe_reqwest(&e))),
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+        let body = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => return Ok(Attempt::Transport(describe_reqwest(&e))),
+        };
+        self.sinks.each(|s| s.bytes(body.len() as u64));
+        if (200..300).contains(&status) {
+            return Ok(match parse_page(class, &body) {
+                Ok(page) => Attempt::Done(Ok(page)),
+                Err(reason) => Attempt::Decode {
+                    reason,
+                    excerpt: self.excerpt(&body),
+                },
+            });
+        }
+        if status == 401 {
+            let (code, message) = error_code_message(&body);
+            let detail = self.excerpt(format!("{code}: {message}").as_bytes());
+            let _ = refreshed_after_401;
+            return Ok(Attempt::Unauthorized {
+                generation: token.generation,
+                detail,
+            });
+        }
+        if is_retryable_status(status) {
+            return Ok(Attempt::Retryable {
+                status,
+                retry_after,
+            });
+        }
+        Ok(Attempt::Done(Err(
+            self.map_error(class, scope, message_id, status, &body)
+        )))
+    }
+
+    fn map_error(
+        &self,
+        class: EndpointClass,
+        scope: &Scope,
+        message_id: Option<&str>,
+        status: u16,
+        body: &[u8],
+    ) -> GraphError {
+        let (code, message) = error_code_message(body);
+        let detail = if code.is_empty() && message.is_empty() {
+            self.excerpt(body)
+        } else {
+            self.excerpt(format!("{code}: {message}").as_bytes())
+        };
+        let code_lc = code.to_ascii_lowercase();
+        if status == 410 || code_lc == "syncstatenotfound" || code_lc == "resyncrequired" {
+            return GraphError::ResyncRequired { detail };
+        }
+        if class == EndpointClass::MessagesDelta && matches!(status, 400 | 501) {
+            return GraphError::DeltaUnsupported { detail };
+        }
+        if class == EndpointClass::GetAllMessages && matches!(status, 402 | 403) {
+            return GraphError::ExportUnavailable { status, detail };
+        }
+        match status {
+            403 => GraphError::Forbidden {
+                endpoint: class.describe(),
+                permission: class.permission(),
+                protected_api: class.is_protected_api(),
+                what: describe_target(class, scope, message_id),
+                detail,
+            },
+            404 => GraphError::NotFound {
+                endpoint: class.describe(),
+                what: describe_target(class, scope, message_id),
+            },
+            _ => GraphError::Http {
+                endpoint: class.describe(),
+                status,
+                code: if code.is_empty() { "-".into() } else { code },
+                message: if message.is_empty() {
+                    self.excerpt(body)
+                } else {
+                    self.excerpt(message.as_bytes())
+                },
+            },
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The one error type of the crate. Every variant says what went wrong in
+//! terms of the tenant and app registration, and what the user can do.
+//!
+//! No variant ever holds a secret or token: text taken from HTTP responses
+//! is shortened and scrubbed (see `secret::redact`) before it is stored.
+
+use std::time::Duration;
+
+use crate::request::EndpointClass;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    /// Bad or missing configuration, found before any request.
+    #[error("configuration error: {message}")]
+    Config { message: String },
+
+    /// An id that cannot be put in a URL (empty, `.` or `..`).
+    #[error("invalid id for {endpoint}: {message}")]
+    InvalidId {
+        endpoint: &'static str,
+        message: String,
+    },
+
+    /// The token endpoint refused to issue a token.
+    #[error(
+        "sign-in failed for app {client_id} in tenant {tenant_id}: {hint}{}{}",
+        code.map(|c| format!(" (AADSTS{c}")).unwrap_or_default(),
+        if code.is_some() { format!(", {error})") } else { format!(" ({error})") }
+    )]
+    Auth {
+        tenant_id: String,
+        client_id: String,
+        /// The AADSTS number from `error_codes`, when the reply had one.
+        code: Option<u32>,
+        /// The OAuth `error` value (`invalid_client`, ...) or a transport summary.
+        error: String,
+        /// What to do, in the user's terms.
+        hint: String,
+        status: Option<u16>,
+    },
+
+    /// Graph answered 401 even with a freshly issued token.
+    #[error(
+        "{endpoint} answered 401 Unauthorized even with a fresh token: {hint} (Graph said: {detail})"
+    )]
+    Unauthorized {
+        endpoint: &'static str,
+        hint: String,
+        detail: String,
+    },
+
+    /// 403: the app lacks a permission (or protected-API approval).
+    #[error(
+        "{endpoint} answered 403 Forbidden for {what}: the app needs the Microsoft Graph application permission {permission} with admin consent{}{} (Graph said: {detail})",
+        if *protected_api { "; channel messages are also a protected API: application access must be requested from Microsoft (https://aka.ms/teamsgraph/requestaccess)" } else { "" },
+        if *protected_api { "" } else { "; if it is granted, the app may be blocked from this team or channel" }
+    )]
+    Forbidden {
+        endpoint: &'static str,
+        permission: &'static str,
+        protected_api: bool,
+        what: String,
+        detail: String,
+    },
+
+    /// 404 on a specific team, channel or message.
+    #[error("{what} was not found ({endpoint} answered 404): check the id, or it was deleted")]
+    NotFound {
+        endpoint: &'static str,
+        what: String,
+    },
+
+    /// Gave up on 429 / 503 / 504 after the retry budget.
+    #[error(
+        "{endpoint} kept answering {last_status} ({}): gave up after {attempts} attempts over {:.1} s; try again later, or lower concurrency / the client's throttle limits",
+        if *last_status == 429 { "throttled" } else { "service unavailable" },
+        elapsed.as_secs_f64()
+    )]
+    Throttled {
+        endpoint: &'static str,
+        attempts: u32,
+        elapsed: Duration,
+        last_status: u16,
+    },
+
+    /// The channel delta endpoint refused the query (documented for app-only
+    /// access); callers fall back to full listing or the export API.
+    #[error(
+        "channel messages delta is not available for this app ({detail}): fall back to listing messages or getAllMessages"
+    )]
+    DeltaUnsupported { detail: String },
+
+    /// A delta or skip token is no longer valid (410, `syncStateNotFound`,
+    /// `resyncRequired`): start over with a full sync.
+    #[error("the saved delta state is no longer valid ({detail}): run a full sync again")]
+    ResyncRequired { detail: String },
+
+    /// getAllMessages refused: 402 (licensing / metering) or 403.
+    #[error(
+        "the Teams export API (getAllMessages) is unavailable ({status}): {}; Graph said: {detail}",
+        if *status == 402 { "the app's metered-API billing or licensing is not set up (an Azure subscription via model=A/B, or evaluation capacity exhausted)" } else { "the app needs the application permission ChannelMessage.Read.All with admin consent" }
+    )]
+    ExportUnavailable { status: u16, detail: String },
+
+    /// Any other HTTP error status.
+    #[error("{endpoint} failed with HTTP {status} {code}: {message}")]
+    Http {
+        endpoint: &'static str,
+        status: u16,
+        code: String,
+        message: String,
+    },
+
+    /// A success response that is not the JSON we expect.
+    #[error("could not decode the reply of {endpoint}: {reason}; body starts with: {excerpt}")]
+    Decode {
+        endpoint: &'static str,
+        reason: String,
+        excerpt: String,
+    },
+
+    /// Network failures that persisted through the retries.
+    #[error(
+        "could not reach {endpoint} after {attempts} attempts: {message}; check network access to the Graph and login hosts, or the configured proxy / base URLs"
+    )]
+    Transport {
+        endpoint: &'static str,
+        attempts: u32,
+        message: String,
+    },
+
+    /// A nextLink or deltaLink that points outside the configured Graph host;
+    /// following it would send the access token elsewhere.
+    #[error("refusing to follow link to {link_origin}: it is not the configured Graph endpoint")]
+    ForeignLink { link_origin: String },
+}
+
+impl GraphError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, GraphError::NotFound { .. })
+    }
+
+    pub fn is_forbidden(&self) -> bool {
+        matches!(
+            self,
+            GraphError::Forbidden { .. } | GraphError::ExportUnavailable { status: 403, .. }
+        )
+    }
+
+    pub fn is_throttled(&self) -> bool {
+        matches!(self, GraphError::Throttled { .. })
+    }
+
+    /// HTTP status behind the error, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            GraphError::Auth { status, .. } => *status,
+            GraphError::Unauthorized { .. } => Some(401),
+            GraphError::Forbidden { .. } => Some(403),
+            GraphError::NotFound { .. } => Some(404),
+            GraphError::Throttled { last_status, .. } => Some(*last_status),
+            GraphError::ExportUnavailable { status, .. } => Some(*status),
+            GraphError::Http { status, .. } => Some(*status),
+            GraphError::ResyncRequired { .. } => None,
+            _ => None,
+        }
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> GraphError {
+        GraphError::Config {
+            message: message.into(),
+        }
+    }
+}
+
+/// Helpful text for a 401 that survived a token refresh.
+pub(crate) fn unauthorized_hint(class: EndpointClass) -> String {
+    match class {
+        EndpointClass::MembersList => "this is a documented known issue for newly created tenants on the members endpoint; otherwise check that the token's cloud matches the Graph endpoint".to_string(),
+        _ => "check that the token's cloud matches the Graph endpoint (tokens do not work across national clouds) and that admin consent was granted".to_string(),
+    }
+}
+
+/// A short, single-line excerpt of a body for error messages.
+pub(crate) fn excerpt(body: &[u8], secrets: &[&str]) -> String {
+    const MAX: usize = 200;
+    let text = String::from_utf8_lossy(body);
+    let text = crate::secret::redact(&text, secrets);
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut cut: String = one_line.chars().take(MAX).collect();
+    if one_line.chars().count() > MAX {
+        cut.push('…');
+    }
+    if cut.is_empty() {
+        "(empty)".to_string()
+    } else {
+        cut
+    }
+}
