@@ -1,0 +1,2 @@
+//! `teams-graph-sim`: serves a simulated Teams tenant (see the graph_sim crate).
+fn main() {}

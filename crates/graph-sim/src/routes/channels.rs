@@ -1,0 +1,188 @@
+//! `GET /teams/{id}/channels`, `/allChannels` and `/channels/{id}` (graph-api.md 3).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::{App, Ctx, Scope, page, serve};
+use crate::error::ApiError;
+use crate::odata::{Allowed, Expr, Op, apply_select, parse_filter};
+use crate::render;
+use crate::sim::Sim;
+
+const CHANNEL_PROPS: &[&str] = &[
+    "id",
+    "createdDateTime",
+    "displayName",
+    "description",
+    "isFavoriteByDefault",
+    "email",
+    "tenantId",
+    "webUrl",
+    "membershipType",
+    "isArchived",
+    "layoutType",
+    "moderationSettings",
+    "summary",
+];
+
+pub fn team_not_found(team_id: &str) -> ApiError {
+    ApiError::not_found(format!("No team found with Group Id {team_id}"))
+}
+
+pub fn channel_not_found(channel_id: &str) -> ApiError {
+    ApiError::not_found(format!("Channel {channel_id} not found."))
+}
+
+/// The documented filter: `membershipType eq 'private'` (and 'shared', 'standard'); displayName
+/// comparisons are accepted as well since Graph's generic filter handles them.
+fn channel_filter(ctx: &Ctx) -> Result<Option<Expr>, ApiError> {
+    let filter = ctx.query.filter.as_deref().map(parse_filter).transpose()?;
+    if let Some(f) = &filter {
+        f.check(&|e| match e {
+            Expr::Cmp {
+                op: Op::Eq | Op::Ne,
+                ..
+            } => matches!(e.prop(), Some("membershipType" | "displayName")),
+            Expr::StartsWith { .. } => e.prop() == Some("displayName"),
+            _ => false,
+        })?;
+    }
+    Ok(filter)
+}
+
+fn list_impl(sim: &Sim, ctx: &Ctx, team_id: &str, all: bool) -> Result<Value, ApiError> {
+    // Current docs list only $filter and $select (graph-api.md 3); channel lists come in one page.
+    ctx.query.check(Allowed {
+        select: true,
+        filter: true,
+        ..Default::default()
+    })?;
+    let select = ctx.query.select_list("channel", CHANNEL_PROPS)?;
+    let filter = channel_filter(ctx)?;
+    let t = sim.tenant();
+    let (_, team) = t.team(team_id).ok_or_else(|| team_not_found(team_id))?;
+    let mut items: Vec<Value> = team
+        .channels
+        .iter()
+        .map(|c| (team, c))
+        .chain(
+            all.then(|| {
+                team.incoming
+                    .iter()
+                    .map(|&(ti, ci)| (&t.teams[ti], &t.teams[ti].channels[ci]))
+            })
+            .into_iter()
+            .flatten(),
+        )
+        .map(|(host, c)| {
+            let mut v = render::channel(&t, host, c);
+            if all {
+                // allChannels items carry an @odata.id with the tenant segment (graph-api.md 3).
+                v["@odata.id"] = json!(format!(
+                    "{}/v1.0/tenants/{}/teams/{}/channels/{}",
+                    ctx.base,
+                    t.tenant_id,
+                    host.id,
+                    render::pct(&c.id)
+                ));
+            }
+            if select
+                .as_ref()
+                .is_some_and(|s| s.iter().any(|p| p == "summary"))
+            {
+                v["summary"] = render::channel_summary(host, c);
+            }
+            v
+        })
+        .filter(|v| filter.as_ref().is_none_or(|f| f.eval(v)))
+        .collect();
+    items = items
+        .into_iter()
+        .map(|v| apply_select(v, select.as_deref()))
+        .collect();
+    let what = if all { "allChannels" } else { "channels" };
+    let count = items.len();
+    Ok(page(
+        ctx.context(&format!("teams('{team_id}')/{what}")),
+        items,
+        None,
+        Some(count),
+    ))
+}
+
+pub async fn list(
+    State(app): State<App>,
+    Path(team_id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let scope = Scope {
+        team: Some(&team_id),
+        channel: None,
+    };
+    serve(&app, "channels_list", &uri, &headers, scope, |sim, ctx| {
+        list_impl(sim, ctx, &team_id, false)
+    })
+    .await
+}
+
+pub async fn all(
+    State(app): State<App>,
+    Path(team_id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let scope = Scope {
+        team: Some(&team_id),
+        channel: None,
+    };
+    serve(
+        &app,
+        "all_channels_list",
+        &uri,
+        &headers,
+        scope,
+        |sim, ctx| list_impl(sim, ctx, &team_id, true),
+    )
+    .await
+}
+
+/// `GET /teams/{id}/channels/{id}`; `summary` only through `$select=summary` (graph-api.md 3).
+pub async fn get_channel(
+    State(app): State<App>,
+    Path((team_id, channel_id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let scope = Scope {
+        team: Some(&team_id),
+        channel: Some(&channel_id),
+    };
+    serve(&app, "channel_get", &uri, &headers, scope, |sim, ctx| {
+        // $filter is listed as supported but means nothing on one entity; it is validated only.
+        ctx.query.check(Allowed {
+            select: true,
+            filter: true,
+            ..Default::default()
+        })?;
+        let select = ctx.query.select_list("channel", CHANNEL_PROPS)?;
+        channel_filter(ctx)?;
+        let t = sim.tenant();
+        let (ti, team) = t.team(&team_id).ok_or_else(|| team_not_found(&team_id))?;
+        let (_, ch) = t
+            .channel(ti, &channel_id)
+            .ok_or_else(|| channel_not_found(&channel_id))?;
+        let mut v = render::channel(&t, team, ch);
+        v["@odata.context"] = json!(ctx.context(&format!("teams('{team_id}')/channels/$entity")));
+        if select
+            .as_ref()
+            .is_some_and(|s| s.iter().any(|p| p == "summary"))
+        {
+            v["summary"] = render::channel_summary(team, ch);
+        }
+        Ok(apply_select(v, select.as_deref()))
+    })
+    .await
+}

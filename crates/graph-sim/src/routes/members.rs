@@ -1,0 +1,76 @@
+//! `GET /teams/{id}/members` (graph-api.md 5): `$top` default 100, maximum 999; `$select`;
+//! `$filter` on userId, displayName or email, optionally with the
+//! `microsoft.graph.aadUserConversationMember/` cast.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use serde_json::Value;
+
+use super::channels::team_not_found;
+use super::{App, Scope, after_key, keyed_page, next_for, page, serve};
+use crate::odata::{Allowed, Expr, Op, apply_select, parse_filter};
+use crate::render;
+
+const MEMBER_PROPS: &[&str] = &[
+    "id",
+    "roles",
+    "displayName",
+    "visibleHistoryStartDateTime",
+    "userId",
+    "email",
+    "tenantId",
+];
+
+pub async fn list(
+    State(app): State<App>,
+    Path(team_id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let scope = Scope {
+        team: Some(&team_id),
+        channel: None,
+    };
+    serve(&app, "members_list", &uri, &headers, scope, |sim, ctx| {
+        let q = &ctx.query;
+        q.check(Allowed {
+            top: true,
+            select: true,
+            filter: true,
+            ..Default::default()
+        })?;
+        let top = q.top(100, 999)?;
+        let select = q.select_list("aadUserConversationMember", MEMBER_PROPS)?;
+        let filter = q.filter.as_deref().map(parse_filter).transpose()?;
+        if let Some(f) = &filter {
+            f.check(&|e| {
+                matches!(e, Expr::Cmp { op: Op::Eq, .. })
+                    && matches!(e.prop(), Some("userId" | "displayName" | "email"))
+            })?;
+        }
+        let after = after_key::<usize>(q)?;
+        let t = sim.tenant();
+        let (_, team) = t.team(&team_id).ok_or_else(|| team_not_found(&team_id))?;
+        let all: Vec<(usize, Value)> = team
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (i, render::member(&t, m)))
+            .filter(|(_, v)| filter.as_ref().is_none_or(|f| f.eval(v)))
+            .collect();
+        let count = all.len();
+        let (items, next) = keyed_page(all.into_iter(), after.as_ref(), top);
+        let items = items
+            .into_iter()
+            .map(|v| apply_select(v, select.as_deref()))
+            .collect();
+        Ok(page(
+            ctx.context(&format!("teams('{team_id}')/members")),
+            items,
+            next_for(ctx, next),
+            Some(count),
+        ))
+    })
+    .await
+}

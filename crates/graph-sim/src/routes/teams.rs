@@ -1,0 +1,225 @@
+//! `GET /teams`, `GET /teams/{id}` and `GET /groups` (graph-api.md 2).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use serde_json::Value;
+
+use super::{App, Scope, after_key, keyed_page, next_for, page, serve};
+use crate::error::ApiError;
+use crate::odata::{Allowed, Expr, Op, apply_select, parse_filter};
+use crate::render;
+
+const TEAM_PROPS: &[&str] = &[
+    "id",
+    "createdDateTime",
+    "displayName",
+    "description",
+    "internalId",
+    "classification",
+    "specialization",
+    "visibility",
+    "webUrl",
+    "isArchived",
+    "tenantId",
+    "isMembershipLimitedToOwners",
+    "memberSettings",
+    "guestSettings",
+    "messagingSettings",
+    "funSettings",
+    "discoverySettings",
+    "summary",
+];
+
+const GROUP_PROPS: &[&str] = &[
+    "id",
+    "deletedDateTime",
+    "classification",
+    "createdDateTime",
+    "creationOptions",
+    "description",
+    "displayName",
+    "expirationDateTime",
+    "groupTypes",
+    "isAssignableToRole",
+    "mail",
+    "mailEnabled",
+    "mailNickname",
+    "membershipRule",
+    "membershipRuleProcessingState",
+    "onPremisesDomainName",
+    "onPremisesLastSyncDateTime",
+    "onPremisesSyncEnabled",
+    "preferredDataLocation",
+    "preferredLanguage",
+    "proxyAddresses",
+    "renewedDateTime",
+    "resourceBehaviorOptions",
+    "resourceProvisioningOptions",
+    "securityEnabled",
+    "securityIdentifier",
+    "theme",
+    "visibility",
+    "onPremisesProvisioningErrors",
+];
+
+/// `GET /teams` has no documented page size (graph-api.md 2, UNDOCUMENTED); we use the
+/// directory's 100 default and 999 maximum, and refuse larger `$top` values.
+pub async fn list(State(app): State<App>, uri: Uri, headers: HeaderMap) -> Response {
+    serve(
+        &app,
+        "teams_list",
+        &uri,
+        &headers,
+        Scope::default(),
+        |sim, ctx| {
+            let q = &ctx.query;
+            q.check(Allowed {
+                top: true,
+                select: true,
+                filter: true,
+                count: true,
+                ..Default::default()
+            })?;
+            let top = q.top(100, 999)?;
+            let select = q.select_list("team", TEAM_PROPS)?;
+            let filter = q.filter.as_deref().map(parse_filter).transpose()?;
+            if let Some(f) = &filter {
+                // The documented forms: `displayName eq '...'` and `startswith(displayName, '...')`.
+                f.check(&|e| match e {
+                    Expr::Cmp {
+                        op: Op::Eq | Op::Ne,
+                        ..
+                    }
+                    | Expr::StartsWith { .. } => {
+                        matches!(
+                            e.prop(),
+                            Some("displayName" | "description" | "id" | "visibility")
+                        )
+                    }
+                    _ => false,
+                })?;
+            }
+            let after = after_key::<usize>(q)?;
+            let t = sim.tenant();
+            let items = t
+                .teams
+                .iter()
+                .enumerate()
+                .map(|(i, team)| (i, render::team_listed(team)))
+                .filter(|(_, v)| filter.as_ref().is_none_or(|f| f.eval(v)));
+            let all: Vec<(usize, Value)> = items.collect();
+            let count = all.len();
+            let (items, next) = keyed_page(all.into_iter(), after.as_ref(), top);
+            let items = items
+                .into_iter()
+                .map(|v| apply_select(v, select.as_deref()))
+                .collect();
+            let count = (q.count.as_deref() == Some("true")).then_some(count);
+            Ok(page(
+                ctx.context("teams"),
+                items,
+                next_for(ctx, next),
+                count,
+            ))
+        },
+    )
+    .await
+}
+
+/// `GET /teams/{id}`: the full team with settings and summary; `$select` and `$expand`
+/// (graph-api.md 2).
+pub async fn get_team(
+    State(app): State<App>,
+    Path(team_id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let scope = Scope {
+        team: Some(&team_id),
+        channel: None,
+    };
+    serve(&app, "team_get", &uri, &headers, scope, |sim, ctx| {
+        let q = &ctx.query;
+        q.check(Allowed { select: true, expand: true, ..Default::default() })?;
+        if let Some(e) = &q.expand {
+            return Err(ApiError::bad_request(format!(
+                "Could not find a navigation property named '{e}' on type 'microsoft.graph.team' that can be expanded."
+            )));
+        }
+        let select = q.select_list("team", TEAM_PROPS)?;
+        let t = sim.tenant();
+        let (_, team) = t
+            .team(&team_id)
+            .ok_or_else(|| ApiError::not_found(format!("No team found with Group Id {team_id}")))?;
+        let mut v = render::team_full(&t, team);
+        if let Value::Object(o) = &mut v {
+            o.insert("@odata.context".into(), Value::String(ctx.context("teams/$entity")));
+        }
+        Ok(apply_select(v, select.as_deref()))
+    })
+    .await
+}
+
+/// `GET /groups`: team groups and a few plain groups; `$filter=resourceProvisioningOptions/Any(x:x
+/// eq 'Team')` keeps the teams. Default 100, maximum 999 a page, no `$skip` (graph-api.md 2).
+pub async fn groups(State(app): State<App>, uri: Uri, headers: HeaderMap) -> Response {
+    serve(
+        &app,
+        "groups_list",
+        &uri,
+        &headers,
+        Scope::default(),
+        |sim, ctx| {
+            let q = &ctx.query;
+            q.check(Allowed {
+                top: true,
+                select: true,
+                filter: true,
+                count: true,
+                ..Default::default()
+            })?;
+            let top = q.top(100, 999)?;
+            let select = q.select_list("group", GROUP_PROPS)?;
+            let filter = q.filter.as_deref().map(parse_filter).transpose()?;
+            if let Some(f) = &filter {
+                f.check(&|e| match e {
+                    Expr::Any { .. } => {
+                        matches!(e.prop(), Some("resourceProvisioningOptions" | "groupTypes"))
+                    }
+                    Expr::Cmp { op: Op::Eq, .. } | Expr::StartsWith { .. } => {
+                        matches!(
+                            e.prop(),
+                            Some("displayName" | "id" | "mail" | "mailNickname")
+                        )
+                    }
+                    _ => false,
+                })?;
+            }
+            let after = after_key::<usize>(q)?;
+            let t = sim.tenant();
+            // Plain groups first so that teams added later append to the order.
+            let teams = t.teams.iter().map(render::group);
+            let plain = t.plain_groups.iter().map(render::plain_group);
+            let all: Vec<(usize, Value)> = plain
+                .chain(teams)
+                .enumerate()
+                .filter(|(_, v)| filter.as_ref().is_none_or(|f| f.eval(v)))
+                .collect();
+            let count = all.len();
+            let (items, next) = keyed_page(all.into_iter(), after.as_ref(), top);
+            let items = items
+                .into_iter()
+                .map(|v| apply_select(v, select.as_deref()))
+                .collect();
+            let count = (q.count.as_deref() == Some("true")).then_some(count);
+            Ok(page(
+                ctx.context("groups"),
+                items,
+                next_for(ctx, next),
+                count,
+            ))
+        },
+    )
+    .await
+}
