@@ -1,2 +1,227 @@
-//! `teams-graph-sim`: serves a simulated Teams tenant (see the graph_sim crate).
-fn main() {}
+//! `teams-graph-sim`: serves a simulated Microsoft Teams tenant (token endpoint, Graph v1.0 and
+//! the `/_sim/` admin API) on one port, until interrupted. See the graph_sim crate for what it
+//! simulates.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, ValueEnum};
+use graph_sim::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, ExportApi, Faults, SimConfig,
+    Switches,
+};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "teams-graph-sim",
+    version,
+    about = "Simulated Microsoft Teams tenant speaking Microsoft Graph v1.0 over HTTP",
+    long_about = "Simulated Microsoft Teams tenant speaking Microsoft Graph v1.0 over HTTP.\n\n\
+        Serves the client-credentials token endpoint (POST /{tenant}/oauth2/v2.0/token), Graph \
+        (/v1.0/...) and an admin API (/_sim/...) on one port. The first line printed is\n  \
+        graph: http://127.0.0.1:PORT authority: http://127.0.0.1:PORT\n\
+        (Graph root without /v1.0, and the authority host as in AZURE_AUTHORITY_HOST). The accepted \
+        scope is https://graph.microsoft.com/.default or <graph url>/.default.\n\n\
+        Example: teams-graph-sim --port 0 --seed 42 --teams 20 --epoch 2026-01-15T12:00:00Z"
+)]
+struct Args {
+    /// TCP port to listen on; 0 picks a free port.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Seed of the generated tenant (same seed + epoch + sizes = same tenant, byte for byte).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Number of teams.
+    #[arg(long, default_value_t = 20)]
+    teams: usize,
+    /// Channels per team (the first three are standard, private and shared).
+    #[arg(long, default_value_t = 5)]
+    channels: usize,
+    /// Root posts per channel.
+    #[arg(long, default_value_t = 60)]
+    messages: usize,
+    /// Typical maximum of replies per root post (a quarter of the threads get none).
+    #[arg(long, default_value_t = 8)]
+    replies: usize,
+    /// Members per team.
+    #[arg(long, default_value_t = 12)]
+    members: usize,
+    /// Leave out the thread with more than 1000 replies.
+    #[arg(long)]
+    no_big_threads: bool,
+    /// Fixed start of the simulator clock (RFC 3339), for reproducible output; the clock then only
+    /// moves through /_sim/advance. Default: the real current time, following real time.
+    #[arg(long)]
+    epoch: Option<DateTime<Utc>>,
+    /// Tenant id the token endpoint accepts.
+    #[arg(long, default_value = DEFAULT_TENANT_ID)]
+    tenant_id: String,
+    /// Client (application) id the token endpoint accepts.
+    #[arg(long, default_value = DEFAULT_CLIENT_ID)]
+    client_id: String,
+    /// Client secret the token endpoint accepts (fixed public default: it only unlocks the simulator).
+    #[arg(long, default_value = DEFAULT_CLIENT_SECRET)]
+    client_secret: String,
+    /// Answer the right secret with AADSTS7000222 (expired secret).
+    #[arg(long)]
+    secret_expired: bool,
+    /// Access token lifetime in seconds (`expires_in`).
+    #[arg(long, default_value_t = 3599)]
+    token_lifetime: u64,
+    /// Scale of Microsoft's throttling limits (10 = ten times looser, 0.1 = ten times stricter).
+    #[arg(long, default_value_t = 1.0)]
+    throttle_scale: f64,
+    /// Turn throttling off.
+    #[arg(long)]
+    no_throttle: bool,
+    /// Fraction (0..1) of 429 answers sent without a Retry-After header.
+    #[arg(long, default_value_t = 0.0)]
+    omit_retry_after: f64,
+    /// Latency per Graph request in milliseconds, uniform in MIN-MAX ("0-0" for none).
+    #[arg(long, default_value = "60-250", value_parser = parse_range)]
+    latency: (u64, u64),
+    /// Fraction of Graph requests answered 503.
+    #[arg(long, default_value_t = 0.0)]
+    fault_503: f64,
+    /// Fraction of Graph requests answered 504.
+    #[arg(long, default_value_t = 0.0)]
+    fault_504: f64,
+    /// Fraction of Graph requests whose connection is dropped after the headers.
+    #[arg(long, default_value_t = 0.0)]
+    fault_reset: f64,
+    /// Fraction of Graph requests answered with half of their JSON body.
+    #[arg(long, default_value_t = 0.0)]
+    fault_truncated: f64,
+    /// Protected-API access not granted: message endpoints answer 403.
+    #[arg(long)]
+    protected_api_denied: bool,
+    /// Channel delta answers 400 "Delta query is not supported by this resource." (app-only).
+    #[arg(long)]
+    delta_unsupported: bool,
+    /// What getAllMessages answers.
+    #[arg(long, value_enum, default_value_t = ExportArg::Granted)]
+    export_api: ExportArg,
+    /// Team id answering 403 (repeatable).
+    #[arg(long = "forbidden-team", value_name = "TEAM_ID")]
+    forbidden_teams: Vec<String>,
+    /// Team id answering 404 (repeatable).
+    #[arg(long = "missing-team", value_name = "TEAM_ID")]
+    missing_teams: Vec<String>,
+    /// Channel id answering 403 (repeatable).
+    #[arg(long = "forbidden-channel", value_name = "CHANNEL_ID")]
+    forbidden_channels: Vec<String>,
+    /// Channel id answering 404 (repeatable).
+    #[arg(long = "missing-channel", value_name = "CHANNEL_ID")]
+    missing_channels: Vec<String>,
+    /// Newly-created-tenant known issue: the members endpoint answers 401.
+    #[arg(long)]
+    members_unauthorized: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ExportArg {
+    Granted,
+    Forbidden,
+    PaymentRequired,
+}
+
+fn parse_range(s: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("expected MIN-MAX, got {s:?}"))?;
+    let a: u64 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad minimum in {s:?}"))?;
+    let b: u64 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad maximum in {s:?}"))?;
+    if b < a {
+        return Err(format!("maximum below minimum in {s:?}"));
+    }
+    Ok((a, b))
+}
+
+impl Args {
+    fn config(&self) -> SimConfig {
+        SimConfig {
+            seed: self.seed,
+            teams: self.teams,
+            channels_per_team: self.channels,
+            messages_per_channel: self.messages,
+            replies_per_message: self.replies,
+            members_per_team: self.members,
+            big_threads: !self.no_big_threads,
+            epoch: self.epoch,
+            tenant_id: self.tenant_id.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            secret_expired: self.secret_expired,
+            token_lifetime: Duration::from_secs(self.token_lifetime),
+            throttle_scale: (!self.no_throttle).then_some(self.throttle_scale),
+            omit_retry_after_rate: self.omit_retry_after,
+            latency_ms: self.latency,
+            faults: Faults {
+                rate_503: self.fault_503,
+                rate_504: self.fault_504,
+                rate_reset: self.fault_reset,
+                rate_truncated: self.fault_truncated,
+            },
+            switches: Switches {
+                protected_api_denied: self.protected_api_denied,
+                delta_unsupported: self.delta_unsupported,
+                export_api: match self.export_api {
+                    ExportArg::Granted => ExportApi::Granted,
+                    ExportArg::Forbidden => ExportApi::Forbidden,
+                    ExportArg::PaymentRequired => ExportApi::PaymentRequired,
+                },
+                forbidden_team_ids: self.forbidden_teams.clone(),
+                missing_team_ids: self.missing_teams.clone(),
+                forbidden_channel_ids: self.forbidden_channels.clone(),
+                missing_channel_ids: self.missing_channels.clone(),
+                members_unauthorized: self.members_unauthorized,
+            },
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let addr = SocketAddr::new(args.host, args.port);
+    let server = match graph_sim::start_on(args.config(), addr).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "teams-graph-sim: cannot listen on {addr}: {e} (try --port 0 for a free port)"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
+        "graph: {} authority: {}",
+        server.graph_url(),
+        server.authority_url()
+    );
+    let _ = writeln!(
+        out,
+        "tenant {} client {} | {} teams, {} messages | Ctrl-C to stop",
+        args.tenant_id,
+        args.client_id,
+        server.sim().team_ids().len(),
+        server.sim().message_count()
+    );
+    let _ = out.flush();
+    let _ = tokio::signal::ctrl_c().await;
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}
