@@ -423,6 +423,7 @@ impl GraphClient {
                     )
                 }
                 Attempt::Decode { reason, excerpt } => {
+                    self.sinks.each(|s| s.decode_error());
                     decode_failures += 1;
                     let err = GraphError::Decode {
                         endpoint: class.describe(),

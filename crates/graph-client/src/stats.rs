@@ -16,6 +16,7 @@ pub struct Stats {
     unavailable_5xx: AtomicU64,
     transport_errors: AtomicU64,
     unauthorized_401: AtomicU64,
+    decode_errors: AtomicU64,
     throttle_wait_ns: AtomicU64,
     pacing_wait_ns: AtomicU64,
     bytes: AtomicU64,
@@ -28,7 +29,7 @@ pub struct StatsSnapshot {
     /// HTTP requests sent to Graph (each attempt counts), by endpoint class.
     pub requests: BTreeMap<&'static str, u64>,
     pub total_requests: u64,
-    /// Attempts after the first, for any reason (429, 503/504, transport, 401).
+    /// Attempts after the first, for any reason (429, 503/504, transport, decode, 401).
     pub retries: u64,
     /// 429 Too Many Requests received.
     pub throttled_429: u64,
@@ -38,6 +39,8 @@ pub struct StatsSnapshot {
     pub transport_errors: u64,
     /// 401 received from Graph (each one triggers at most one token refresh).
     pub unauthorized_401: u64,
+    /// Success replies whose body was not the expected JSON (e.g. cut off).
+    pub decode_errors: u64,
     /// Time spent sleeping because the server said so (Retry-After or backoff).
     pub throttle_wait: Duration,
     /// Time spent in the client's own pacing, before sending.
@@ -79,6 +82,9 @@ impl Stats {
     pub(crate) fn unauthorized(&self) {
         add(&self.unauthorized_401, 1);
     }
+    pub(crate) fn decode_error(&self) {
+        add(&self.decode_errors, 1);
+    }
     pub(crate) fn throttle_wait(&self, d: Duration) {
         add(&self.throttle_wait_ns, dur_ns(d));
     }
@@ -111,6 +117,7 @@ impl Stats {
             unavailable_5xx: get(&self.unavailable_5xx),
             transport_errors: get(&self.transport_errors),
             unauthorized_401: get(&self.unauthorized_401),
+            decode_errors: get(&self.decode_errors),
             throttle_wait: Duration::from_nanos(get(&self.throttle_wait_ns)),
             pacing_wait: Duration::from_nanos(get(&self.pacing_wait_ns)),
             bytes: get(&self.bytes),
