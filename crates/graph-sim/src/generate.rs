@@ -9,9 +9,10 @@ use rand::{Rng, SeedableRng};
 
 use crate::clock::Millis;
 use crate::config::SimConfig;
-use crate::encode::{b64, guid, hex32, mix};
+use crate::encode::{guid, hex32, mix};
 use crate::tenant::{
     Author, Channel, Kind, Member, Membership, Message, PlainGroup, Reaction, Team, Tenant, User,
+    membership_id,
 };
 
 const DAY: Millis = 86_400_000;
@@ -226,7 +227,7 @@ fn gen_team(cfg: &SimConfig, tenant: &Tenant, t: usize, now: Millis) -> Team {
         } else {
             vec![]
         };
-        let id = membership_id(&team.id, &tenant.users[user].id, &mut rng);
+        let id = membership_id(&team.id, &tenant.users[user].id);
         team.member_index.insert(id.clone(), team.members.len());
         team.members.push(Member {
             id,
@@ -306,13 +307,6 @@ fn gen_team(cfg: &SimConfig, tenant: &Tenant, t: usize, now: Millis) -> Team {
         team.channels.push(ch);
     }
     team
-}
-
-fn membership_id<R: Rng>(team_id: &str, user_id: &str, rng: &mut R) -> String {
-    // Real ids are base64 of "<tenant-ish>##<team>##<user>"; opaque, with '=' padding.
-    let salt: u16 = rng.random();
-    let raw = format!("{salt:04x}##{team_id}##{user_id}#");
-    b64(raw.as_bytes())
 }
 
 fn gen_messages(

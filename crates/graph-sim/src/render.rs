@@ -258,7 +258,12 @@ pub fn member(tenant: &Tenant, m: &Member) -> Value {
         "id": m.id,
         "roles": m.roles,
         "displayName": u.display_name,
-        "visibleHistoryStartDateTime": ts(m.visible_history_start),
+        // Team members see the whole history: Graph's "beginning of time" value.
+        "visibleHistoryStartDateTime": if m.visible_history_start == 0 {
+            "0001-01-01T00:00:00Z".to_string()
+        } else {
+            ts(m.visible_history_start)
+        },
         "userId": u.id,
         "email": u.email,
         "tenantId": u.tenant_id,
@@ -514,7 +519,7 @@ fn system_event(ctx: &MsgCtx<'_>, rng: &mut SmallRng, m: &Message) -> Value {
     match rng.random_range(0..3) {
         0 => json!({
             "@odata.type": "#microsoft.graph.membersAddedEventMessageDetail",
-            "visibleHistoryStartDateTime": ts(0),
+            "visibleHistoryStartDateTime": "0001-01-01T00:00:00Z",
             "members": ctx.team.members.iter().take(2).map(|mem| json!({
                 "id": ctx.tenant.users[mem.user].id,
                 "displayName": null,

@@ -13,11 +13,11 @@ use serde_json::Value;
 
 use crate::clock::{Clock, Millis};
 use crate::config::{SimConfig, Switches};
-use crate::encode::{b64, guid, hex32, mix};
+use crate::encode::{guid, hex32, mix};
 use crate::error::SimError;
 use crate::render::{self, MsgCtx};
 use crate::tenant::{
-    Author, Channel, Kind, Member, Membership, Message, Reaction, Team, Tenant, User,
+    Author, Channel, Kind, Member, Membership, Message, Reaction, Team, Tenant, User, membership_id,
 };
 use crate::throttle::Throttle;
 
@@ -431,7 +431,7 @@ impl Sim {
             messages: Vec::new(),
         });
         if !t.users.is_empty() {
-            let mid = b64(format!("{:04x}##{id}##{}#", n, t.users[0].id).as_bytes());
+            let mid = membership_id(&id, &t.users[0].id);
             team.member_index.insert(mid.clone(), 0);
             team.members.push(Member {
                 id: mid,
@@ -506,7 +506,7 @@ impl Sim {
             tenant_id,
         });
         let team = &mut t.teams[ti];
-        let mid = b64(format!("{:04x}##{}##{user_id}#", nu, team.id).as_bytes());
+        let mid = membership_id(&team.id, &user_id);
         team.member_index.insert(mid.clone(), team.members.len());
         team.members.push(Member {
             id: mid.clone(),

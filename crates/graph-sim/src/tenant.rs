@@ -192,6 +192,12 @@ impl Message {
     }
 }
 
+/// Opaque, base64-looking membership id (with `=` padding), as Teams issues them
+/// (graph-api.md 5: "treated as opaque strings").
+pub fn membership_id(team_id: &str, user_id: &str) -> String {
+    crate::encode::b64(format!("0#1##{team_id}##{user_id}").as_bytes())
+}
+
 impl Tenant {
     pub fn team(&self, id: &str) -> Option<(usize, &Team)> {
         let i = *self.team_index.get(id)?;

@@ -1,0 +1,116 @@
+//! The `teams-graph-sim` binary: first line format, a token and a page through it, --help.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use graph_sim::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID};
+use serde_json::Value;
+
+#[tokio::test]
+async fn binary_prints_urls_first_and_serves() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_teams-graph-sim"))
+        .args([
+            "--port",
+            "0",
+            "--seed",
+            "5",
+            "--teams",
+            "2",
+            "--messages",
+            "5",
+            "--latency",
+            "0-0",
+            "--no-throttle",
+        ])
+        .args(["--epoch", "2026-01-15T12:00:00Z"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let rest = line
+        .trim()
+        .strip_prefix("graph: ")
+        .unwrap_or_else(|| panic!("first line: {line:?}"));
+    let (graph, authority) = rest.split_once(" authority: ").unwrap();
+    assert!(
+        graph.starts_with("http://127.0.0.1:") && !graph.ends_with(":0"),
+        "{graph}"
+    );
+    assert_eq!(graph, authority);
+    let http = reqwest::Client::new();
+    let tok: Value = http
+        .post(format!("{authority}/{DEFAULT_TENANT_ID}/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DEFAULT_CLIENT_ID),
+            ("client_secret", DEFAULT_CLIENT_SECRET),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let v: Value = http
+        .get(format!("{graph}/v1.0/teams"))
+        .bearer_auth(tok["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["value"].as_array().unwrap().len(), 2);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn help_documents_every_switch() {
+    let out = Command::new(env!("CARGO_BIN_EXE_teams-graph-sim"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--port",
+        "--seed",
+        "--teams",
+        "--channels",
+        "--messages",
+        "--replies",
+        "--members",
+        "--epoch",
+        "--tenant-id",
+        "--client-id",
+        "--client-secret",
+        "--secret-expired",
+        "--token-lifetime",
+        "--throttle-scale",
+        "--no-throttle",
+        "--omit-retry-after",
+        "--latency",
+        "--fault-503",
+        "--fault-504",
+        "--fault-reset",
+        "--fault-truncated",
+        "--protected-api-denied",
+        "--delta-unsupported",
+        "--export-api",
+        "--forbidden-team",
+        "--missing-team",
+        "--forbidden-channel",
+        "--missing-channel",
+        "--members-unauthorized",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    assert!(
+        help.contains(DEFAULT_TENANT_ID) && help.contains(DEFAULT_CLIENT_ID),
+        "defaults documented"
+    );
+}
