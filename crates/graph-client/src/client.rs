@@ -243,16 +243,18 @@ impl GraphClient {
 
     /// Follows a link Graph returned (`@odata.nextLink`, `@odata.deltaLink`,
     /// `replies@odata.nextLink`), using the whole URL as given.
+    ///
+    /// A link cannot carry the `Prefer` header of the request it came from.
+    /// For message endpoints this sends `Prefer: include-unknown-enum-members`,
+    /// so system events read as `systemEventMessage` on every page (the
+    /// connector always asks for it); use [`follow_like`](Self::follow_like)
+    /// to copy the headers of a specific request instead.
     pub async fn follow(
         &self,
         class: EndpointClass,
         scope: Scope,
         next_link: &str,
     ) -> Result<Page, GraphError> {
-        let url = self.resolve_link(next_link)?;
-        // The Prefer header cannot be recovered from a link; the one we send
-        // only changes enum rendering, and message links need it to keep
-        // systemEventMessage consistent across pages.
         let prefer = if matches!(
             class,
             EndpointClass::MessagesList
@@ -265,7 +267,26 @@ impl GraphClient {
         } else {
             Vec::new()
         };
+        let url = self.resolve_link(next_link)?;
         self.execute(class, &scope, None, &url, &prefer).await
+    }
+
+    /// Follows a link that continues `original`: same class, scope and
+    /// `Prefer` headers. This is what the page streams use.
+    pub async fn follow_like(
+        &self,
+        original: &GraphRequest,
+        next_link: &str,
+    ) -> Result<Page, GraphError> {
+        let url = self.resolve_link(next_link)?;
+        self.execute(
+            original.class,
+            &original.scope,
+            original.message_id.as_deref(),
+            &url,
+            &original.prefer,
+        )
+        .await
     }
 
     /// Pages of a collection, following `@odata.nextLink` until the end.
@@ -349,7 +370,9 @@ impl GraphClient {
         prefer: &[String],
     ) -> Result<Page, GraphError> {
         let policy = &self.inner.retry;
-        let started = Instant::now();
+        // The retry budget starts when the first attempt is sent: time spent
+        // queued behind our own pacing is not the server's doing.
+        let mut started: Option<Instant> = None;
         let mut attempt: u32 = 0;
         let mut refreshed_after_401 = false;
         let mut decode_failures = 0u32;
@@ -359,6 +382,7 @@ impl GraphClient {
             if !paced.is_zero() {
                 self.sinks.each(|s| s.pacing_wait(paced));
             }
+            let started = *started.get_or_insert_with(Instant::now);
             let outcome = self
                 .attempt(class, scope, message_id, url, prefer, refreshed_after_401)
                 .await?;

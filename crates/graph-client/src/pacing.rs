@@ -282,19 +282,23 @@ impl Pacer {
         }
     }
 
-    /// After a 429 with Retry-After, holds every limit the request fell
-    /// under until then, so other requests to the same team, channel or
-    /// class do not run into the same wall meanwhile.
+    /// After a 429 with Retry-After, holds the narrowest limit the request
+    /// fell under (its channel, else its team, else its class across the
+    /// tenant) until then, so the requests queued behind it do not run into
+    /// the same wall. The reply does not say which limit was hit; holding
+    /// the whole tenant class for one busy channel would stall every other
+    /// channel, and if the tenant limit was hit the other channels' own
+    /// 429s will hold them too.
     pub(crate) fn hold_until(&self, class: EndpointClass, scope: &Scope, until: Instant) {
         if !self.limits.enabled {
             return;
         }
-        let keys = self.keys(class, scope);
+        let Some((key, _)) = self.keys(class, scope).pop() else {
+            return;
+        };
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        for (k, _) in keys {
-            let b = map.entry(k).or_default();
-            b.hold_until = Some(b.hold_until.map_or(until, |h| h.max(until)));
-        }
+        let b = map.entry(key).or_default();
+        b.hold_until = Some(b.hold_until.map_or(until, |h| h.max(until)));
     }
 }
 
@@ -332,6 +336,39 @@ mod tests {
         }
         // 30 rps * 0.9 = 27 rps: 37 requests span at least 36/27 s.
         assert!(last - t0 >= Duration::from_secs_f64(36.0 / 27.0 - 0.01));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn hold_delays_only_the_held_channel() {
+        let p = Pacer::new(ThrottleLimits::microsoft());
+        let t0 = Instant::now();
+        let held = Scope::channel("t", "busy");
+        p.hold_until(
+            EndpointClass::MessagesList,
+            &held,
+            t0 + Duration::from_secs(5),
+        );
+        assert_eq!(
+            p.reserve(EndpointClass::MessagesList, &held),
+            t0 + Duration::from_secs(5)
+        );
+        let other = p.reserve(EndpointClass::MessagesList, &Scope::channel("t2", "idle"));
+        assert!(other - t0 < Duration::from_millis(100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn free_slot_before_a_later_reservation_is_used() {
+        let p = Pacer::new(ThrottleLimits::microsoft());
+        let t0 = Instant::now();
+        let c = Scope::channel("t", "c");
+        p.reserve(EndpointClass::MessagesList, &c);
+        // The channel's second request waits ~1.1 s ...
+        let second = p.reserve(EndpointClass::MessagesList, &c);
+        assert!(second - t0 >= Duration::from_millis(1100));
+        // ... but a request to another channel (other team) is not queued
+        // behind it on the shared tenant-wide message limit.
+        let other = p.reserve(EndpointClass::MessagesList, &Scope::channel("u", "d"));
+        assert!(other - t0 < Duration::from_millis(200));
     }
 
     #[tokio::test(start_paused = true)]

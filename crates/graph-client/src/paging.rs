@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::client::GraphClient;
 use crate::error::GraphError;
-use crate::request::{EndpointClass, GraphRequest, Scope};
+use crate::request::{EndpointClass, GraphRequest};
 
 /// One response from Graph.
 ///
@@ -69,7 +69,7 @@ pub(crate) fn parse_page(class: EndpointClass, body: &[u8]) -> Result<Page, Stri
 
 /// Where the next request of a stream goes.
 enum Next {
-    First(GraphRequest),
+    First,
     Link(String),
     Done,
 }
@@ -83,16 +83,15 @@ pub(crate) fn pages(
     client: GraphClient,
     req: GraphRequest,
 ) -> impl Stream<Item = Result<Page, GraphError>> + Send + 'static {
-    let class = req.class;
-    let scope: Scope = req.scope.clone();
-    futures::stream::unfold(Next::First(req), move |next| {
+    let req = std::sync::Arc::new(req);
+    futures::stream::unfold(Next::First, move |next| {
         let client = client.clone();
-        let scope = scope.clone();
+        let req = req.clone();
         async move {
             let result = match next {
                 Next::Done => return None,
-                Next::First(req) => client.get_page(&req).await,
-                Next::Link(url) => client.follow(class, scope, &url).await,
+                Next::First => client.get_page(&req).await,
+                Next::Link(url) => client.follow_like(&req, &url).await,
             };
             match result {
                 Ok(page) => {

@@ -328,3 +328,37 @@ async fn follow_uses_given_class_and_scope() {
     assert_eq!(page.items.len(), 2);
     assert_eq!(client.stats().get(EndpointClass::RepliesList), 1);
 }
+
+#[tokio::test]
+async fn next_pages_keep_the_original_prefer_header() {
+    let first = r#"{"value":[{"id":"1"}],"@odata.nextLink":"{base}/v1.0/teams/t/channels/c/messages?$skiptoken=2"}"#;
+    let script = vec![
+        json(200, first),
+        json(200, PAGE),
+        json(200, first),
+        json(200, PAGE),
+    ];
+    let server = MiniServer::start(script, json(500, "{}")).await;
+    let client = GraphClient::new(server.config()).unwrap();
+    let with = GraphRequest::list_messages("t", "c").prefer_include_unknown_enum_members();
+    let n: usize = client.items(with).map(|r| r.unwrap()).count().await;
+    assert_eq!(n, 3);
+    let n: usize = client
+        .items(GraphRequest::list_messages("t", "c"))
+        .map(|r| r.unwrap())
+        .count()
+        .await;
+    assert_eq!(n, 3);
+    let prefer: Vec<Option<String>> = server
+        .graph_requests()
+        .iter()
+        .map(|s| {
+            s.headers
+                .iter()
+                .find(|(k, _)| k == "prefer")
+                .map(|(_, v)| v.clone())
+        })
+        .collect();
+    let p = Some("include-unknown-enum-members".to_string());
+    assert_eq!(prefer, vec![p.clone(), p, None, None]);
+}
