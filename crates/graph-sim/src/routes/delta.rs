@@ -60,7 +60,8 @@ impl Round {
 
     fn from_json(v: &Value) -> Option<Round> {
         Some(Round {
-            top: v.get("top")?.as_u64()? as usize,
+            // Tokens come back from clients: never trust their numbers blindly.
+            top: v.get("top")?.as_u64().filter(|t| (1..=50).contains(t))? as usize,
             expand: v.get("exp")?.as_bool()?,
             since_ms: v.get("sm").and_then(Value::as_i64),
             since_seq: v.get("ss").and_then(Value::as_u64),

@@ -253,8 +253,8 @@ where
         let mut rng = lock(&sim.inner.rng);
         let lat = faults::latency_ms(&mut rng, sim.config().latency_ms);
         let fault = faults::roll(&mut rng, &sim.config().faults);
-        let omit = sim.config().omit_retry_after_rate > 0.0
-            && rng.random_bool(sim.config().omit_retry_after_rate.clamp(0.0, 1.0));
+        let p = sim.config().omit_retry_after_rate;
+        let omit = p.is_finite() && p > 0.0 && rng.random_bool(p.min(1.0));
         (lat, fault, omit)
     };
     sim.count(class, admitted.is_err());
