@@ -383,9 +383,7 @@ impl GraphClient {
                 self.sinks.each(|s| s.pacing_wait(paced));
             }
             let started = *started.get_or_insert_with(Instant::now);
-            let outcome = self
-                .attempt(class, scope, message_id, url, prefer, refreshed_after_401)
-                .await?;
+            let outcome = self.attempt(class, scope, message_id, url, prefer).await?;
             let (retry_wait, give_up): (Duration, GraphError) = match outcome {
                 Attempt::Done(result) => return result,
                 Attempt::Unauthorized { generation, detail } => {
@@ -502,7 +500,6 @@ impl GraphClient {
         message_id: Option<&str>,
         url: &str,
         prefer: &[String],
-        refreshed_after_401: bool,
     ) -> Result<Attempt, GraphError> {
         let token = self.token().await?;
         let mut rb = self
@@ -526,6 +523,13 @@ impl GraphClient {
             Err(e) => return Ok(Attempt::Transport(describe_reqwest(&e))),
         };
         let status = resp.status().as_u16();
+        // Graph's request id is what Microsoft support asks for; it goes
+        // into errors the user cannot fix alone.
+        let request_id = resp
+            .headers()
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(64).collect::<String>());
         let retry_after = resp
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -548,7 +552,6 @@ impl GraphClient {
         if status == 401 {
             let (code, message) = error_code_message(&body);
             let detail = self.excerpt(format!("{code}: {message}").as_bytes());
-            let _ = refreshed_after_401;
             return Ok(Attempt::Unauthorized {
                 generation: token.generation,
                 detail,
@@ -560,9 +563,14 @@ impl GraphClient {
                 retry_after,
             });
         }
-        Ok(Attempt::Done(Err(
-            self.map_error(class, scope, message_id, status, &body)
-        )))
+        Ok(Attempt::Done(Err(self.map_error(
+            class,
+            scope,
+            message_id,
+            status,
+            &body,
+            request_id.as_deref(),
+        ))))
     }
 
     fn map_error(
@@ -572,8 +580,12 @@ impl GraphClient {
         message_id: Option<&str>,
         status: u16,
         body: &[u8],
+        request_id: Option<&str>,
     ) -> GraphError {
         let (code, message) = error_code_message(body);
+        let rid = request_id
+            .map(|r| format!(" [request-id {r}]"))
+            .unwrap_or_default();
         let detail = if code.is_empty() && message.is_empty() {
             self.excerpt(body)
         } else {
@@ -595,7 +607,7 @@ impl GraphClient {
                 permission: class.permission(),
                 protected_api: class.is_protected_api(),
                 what: describe_target(class, scope, message_id),
-                detail,
+                detail: format!("{detail}{rid}"),
             },
             404 => GraphError::NotFound {
                 endpoint: class.describe(),
@@ -606,9 +618,9 @@ impl GraphClient {
                 status,
                 code: if code.is_empty() { "-".into() } else { code },
                 message: if message.is_empty() {
-                    self.excerpt(body)
+                    format!("{}{rid}", self.excerpt(body))
                 } else {
-                    self.excerpt(message.as_bytes())
+                    format!("{}{rid}", self.excerpt(message.as_bytes()))
                 },
             },
         }

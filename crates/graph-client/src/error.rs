@@ -52,7 +52,7 @@ pub enum GraphError {
     /// 403: the app lacks a permission (or protected-API approval).
     #[error(
         "{endpoint} answered 403 Forbidden for {what}: the app needs the Microsoft Graph application permission {permission} with admin consent{}{} (Graph said: {detail})",
-        if *protected_api { "; channel messages are also a protected API: application access must be requested from Microsoft (https://aka.ms/teamsgraph/requestaccess)" } else { "" },
+        if *protected_api { "; channel messages are also a protected API: application access must be requested from Microsoft (see https://learn.microsoft.com/graph/teams-protected-apis)" } else { "" },
         if *protected_api { "" } else { "; if it is granted, the app may be blocked from this team or channel" }
     )]
     Forbidden {
@@ -198,5 +198,57 @@ pub(crate) fn excerpt(body: &[u8], secrets: &[&str]) -> String {
         "(empty)".to_string()
     } else {
         cut
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_say_what_to_do() {
+        let e = GraphError::Throttled {
+            endpoint: EndpointClass::MessagesList.describe(),
+            attempts: 8,
+            elapsed: Duration::from_millis(12_345),
+            last_status: 429,
+        };
+        let m = e.to_string();
+        assert!(m.contains("gave up after 8 attempts over 12.3 s"), "{m}");
+        assert!(m.contains("throttled"), "{m}");
+        assert_eq!(e.status(), Some(429));
+        assert!(e.is_throttled());
+
+        let e = GraphError::Forbidden {
+            endpoint: EndpointClass::MembersList.describe(),
+            permission: EndpointClass::MembersList.permission(),
+            protected_api: false,
+            what: "team 't'".into(),
+            detail: "Forbidden: x".into(),
+        };
+        let m = e.to_string();
+        assert!(
+            m.contains("TeamMember.Read.All") && m.contains("team 't'"),
+            "{m}"
+        );
+        assert!(!m.contains("protected API"), "{m}");
+        assert!(e.is_forbidden());
+
+        let e = GraphError::ExportUnavailable {
+            status: 403,
+            detail: String::new(),
+        };
+        assert!(e.is_forbidden());
+        assert!(e.to_string().contains("ChannelMessage.Read.All"));
+    }
+
+    #[test]
+    fn excerpt_is_short_single_line_and_scrubbed() {
+        let body = format!("line1\nsecret-token-xyz {}", "a".repeat(500));
+        let e = excerpt(body.as_bytes(), &["secret-token-xyz"]);
+        assert!(!e.contains('\n'));
+        assert!(!e.contains("secret-token-xyz"));
+        assert!(e.chars().count() <= 201);
+        assert_eq!(excerpt(b"", &[]), "(empty)");
     }
 }

@@ -362,3 +362,76 @@ async fn next_pages_keep_the_original_prefer_header() {
     let p = Some("include-unknown-enum-members".to_string());
     assert_eq!(prefer, vec![p.clone(), p, None, None]);
 }
+
+#[tokio::test]
+async fn expired_delta_state_asks_for_a_full_sync() {
+    let script = vec![
+        Action::Respond(
+            410,
+            vec![(
+                "Location".into(),
+                "{base}/v1.0/teams/t/channels/c/messages/delta".into(),
+            )],
+            r#"{"error":{"code":"Gone","message":"gone"}}"#.into(),
+        ),
+        json(
+            400,
+            r#"{"error":{"code":"syncStateNotFound","message":"The sync state is not found"}}"#,
+        ),
+        json(
+            400,
+            r#"{"error":{"code":"resyncRequired","message":"Resync required"}}"#,
+        ),
+        json(
+            400,
+            r#"{"error":{"code":"BadRequest","message":"Parameter 'DeltaToken' not supported for this request."}}"#,
+        ),
+    ];
+    let server = MiniServer::start(script, json(500, "{}")).await;
+    let client = GraphClient::new(server.config()).unwrap();
+    let link = format!(
+        "{}/v1.0/teams/t/channels/c/messages/delta?$deltatoken=x",
+        server.url
+    );
+    for _ in 0..3 {
+        let err = client
+            .follow(
+                EndpointClass::MessagesDelta,
+                Scope::channel("t", "c"),
+                &link,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, GraphError::ResyncRequired { .. }), "{err:?}");
+        assert!(err.to_string().contains("full sync"), "{err}");
+    }
+    let err = client
+        .follow(
+            EndpointClass::MessagesDelta,
+            Scope::channel("t", "c"),
+            &link,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GraphError::DeltaUnsupported { .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn config_errors_are_reported_before_any_request() {
+    let server = MiniServer::start(vec![], json(200, PAGE)).await;
+    let err = GraphClient::new(
+        server
+            .config()
+            .with_graph_endpoint("http://graph.example.com"),
+    )
+    .unwrap_err();
+    assert!(matches!(err, GraphError::Config { .. }), "{err:?}");
+    assert!(err.to_string().contains("https://"), "{err}");
+    let err =
+        GraphClient::new(server.config().with_authority_host("http://10.1.2.3:8080")).unwrap_err();
+    assert!(matches!(err, GraphError::Config { .. }), "{err:?}");
+    assert!(server.seen.lock().unwrap().is_empty());
+}
