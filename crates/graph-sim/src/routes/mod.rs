@@ -338,6 +338,9 @@ where
     if let Ok(v) = HeaderValue::from_str(&rid) {
         h.insert("request-id", v);
     }
+    if let Some(v) = crid.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+        h.insert("client-request-id", v);
+    }
     resp
 }
 
