@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::request::EndpointClass;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum GraphError {
     /// Bad or missing configuration, found before any request.
     #[error("configuration error: {message}")]

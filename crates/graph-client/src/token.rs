@@ -31,7 +31,15 @@ pub(crate) struct TokenCache {
     current: RwLock<Option<CachedToken>>,
     /// Held while a token request is in flight: the single-flight guard.
     refresh: tokio::sync::Mutex<u64>,
+    /// The last failed sign-in, replayed for a short while: requests queued
+    /// behind a failing token request get its answer instead of each asking
+    /// the token endpoint again (a wrong secret must not cost a hundred
+    /// sign-in attempts).
+    last_failure: RwLock<Option<(Instant, GraphError)>>,
 }
+
+/// How long a failed sign-in is replayed before the endpoint is asked again.
+const FAILURE_REPLAY: Duration = Duration::from_secs(5);
 
 #[derive(Deserialize)]
 struct TokenReply {
@@ -125,6 +133,7 @@ impl TokenCache {
             secret_for_redaction: secret.clone(),
             current: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(0),
+            last_failure: RwLock::new(None),
         }
     }
 
@@ -134,6 +143,20 @@ impl TokenCache {
             .as_ref()
             .filter(|t| Instant::now() < t.refresh_at)
             .cloned()
+    }
+
+    fn recent_failure(&self) -> Option<GraphError> {
+        let guard = self.last_failure.read().unwrap_or_else(|p| p.into_inner());
+        guard
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < FAILURE_REPLAY)
+            .map(|(_, e)| e.clone())
+    }
+
+    fn remember_failure(&self, e: GraphError) -> GraphError {
+        let mut guard = self.last_failure.write().unwrap_or_else(|p| p.into_inner());
+        *guard = Some((Instant::now(), e.clone()));
+        e
     }
 
     /// The current token, if any, for scrubbing error text.
@@ -172,6 +195,9 @@ impl TokenCache {
         if let Some(t) = self.valid() {
             return Ok(t);
         }
+        if let Some(e) = self.recent_failure() {
+            return Err(e);
+        }
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
@@ -179,6 +205,7 @@ impl TokenCache {
             on_request();
             match self.fetch(http).await {
                 Ok((token, lifetime)) => {
+                    *self.last_failure.write().unwrap_or_else(|p| p.into_inner()) = None;
                     *generation += 1;
                     let cached = CachedToken {
                         token,
@@ -189,7 +216,7 @@ impl TokenCache {
                     *guard = Some(cached.clone());
                     return Ok(cached);
                 }
-                Err(FetchError::Fatal(e)) => return Err(e),
+                Err(FetchError::Fatal(e)) => return Err(self.remember_failure(e)),
                 Err(FetchError::Transient(e)) => {
                     let wait = {
                         let mut rng = crate::client::jitter_rng();
@@ -198,7 +225,7 @@ impl TokenCache {
                     if attempt >= retry.max_attempts.min(4)
                         || started.elapsed() + wait > retry.max_elapsed
                     {
-                        return Err(e);
+                        return Err(self.remember_failure(e));
                     }
                     tokio::time::sleep(wait).await;
                 }

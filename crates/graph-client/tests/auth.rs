@@ -91,6 +91,37 @@ async fn token_expired_on_the_server_is_refreshed_once_and_retried() {
     assert_eq!(server.sim().counters().token_requests, 2);
 }
 
+#[tokio::test]
+async fn concurrent_requests_with_a_wrong_secret_cause_one_sign_in() {
+    let server = graph_sim::start(SimConfig::for_tests()).await.unwrap();
+    let client = GraphClient::new(graph_client::GraphConfig {
+        client_secret: Secret::new("wrong-secret-value"),
+        ..simutil::sim_config(&server)
+    })
+    .unwrap();
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move { c.get_page(&GraphRequest::list_teams()).await })
+        })
+        .collect();
+    for t in tasks {
+        let err = t.await.unwrap().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                GraphError::Auth {
+                    code: Some(7000215),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+    assert_eq!(server.sim().counters().token_requests, 1);
+    assert_eq!(server.sim().counters().total(), 0);
+}
+
 async fn sign_in_error(
     sim_cfg: SimConfig,
     tweak: impl Fn(graph_client::GraphConfig) -> graph_client::GraphConfig,
