@@ -155,6 +155,21 @@ impl Sim {
             .collect()
     }
 
+    /// Channels `allChannels` lists: the team's own, then shared channels of other teams that
+    /// are shared with it (full objects, as `channels` renders them, without `@odata.id`).
+    pub fn all_channels(&self, team_id: &str) -> Vec<Value> {
+        let t = self.tenant();
+        let Some((_, team)) = t.team(team_id) else {
+            return vec![];
+        };
+        let own = team.channels.iter().map(|c| render::channel(&t, team, c));
+        let incoming = team.incoming.iter().map(|&(ti, ci)| {
+            let host = &t.teams[ti];
+            render::channel(&t, host, &host.channels[ci])
+        });
+        own.chain(incoming).collect()
+    }
+
     pub fn members(&self, team_id: &str) -> Vec<Value> {
         let t = self.tenant();
         let Some((_, team)) = t.team(team_id) else {

@@ -56,6 +56,8 @@ async fn teams_groups_members_page_exactly_once() {
         let chans = sim.channels(&team);
         let (items, _) = env.all_pages(&format!("/teams/{team}/channels")).await;
         assert_same_ids(&items, &chans, "channels");
+        let (items, _) = env.all_pages(&format!("/teams/{team}/allChannels")).await;
+        assert_same_ids(&items, &sim.all_channels(&team), "allChannels");
     }
 }
 
