@@ -20,7 +20,7 @@ async fn teams_groups_members_page_exactly_once() {
     let env = Env::new(cfg()).await;
     let sim = env.server.sim();
     let truth = sim.teams();
-    for top in [1, 2, 3, 7, 100] {
+    for top in (1..=8).chain([100, 999]) {
         let (items, pages) = env.all_pages(&format!("/teams?$top={top}")).await;
         assert_same_ids(&items, &truth, "teams");
         assert_eq!(
@@ -47,7 +47,7 @@ async fn teams_groups_members_page_exactly_once() {
     );
     for team in sim.team_ids() {
         let want = sim.members(&team);
-        for top in [1, 2, 5, 100] {
+        for top in (1..=10).chain([100, 999]) {
             let (items, _) = env
                 .all_pages(&format!("/teams/{team}/members?$top={top}"))
                 .await;
@@ -69,7 +69,7 @@ async fn messages_and_replies_page_exactly_once() {
         for ch in sim.channels(&team) {
             let cid = ch["id"].as_str().unwrap();
             let want = sim.messages(&team, cid);
-            for top in [1, 7, 20, 50] {
+            for top in [1, 2, 3, 5, 7, 20, 24, 25, 26, 50] {
                 let (items, _) = env
                     .all_pages(&format!(
                         "/teams/{team}/channels/{}/messages?$top={top}",
