@@ -153,4 +153,8 @@ pub struct Switches {
     pub missing_channel_ids: Vec<String>,
     /// Known issue of newly created tenants: the members endpoint answers 401.
     pub members_unauthorized: bool,
+    /// Saved delta state is no longer valid: requests carrying a `$deltatoken` answer 410 Gone
+    /// with code `resyncRequired` and a `Location` to restart from (graph-api.md 4.4, general
+    /// delta rules).
+    pub delta_tokens_expired: bool,
 }

@@ -28,6 +28,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after: Option<String>,
+    /// `Location` header (410 Gone on expired delta state).
+    pub location: Option<String>,
 }
 
 impl ApiError {
@@ -37,6 +39,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            location: None,
         }
     }
 

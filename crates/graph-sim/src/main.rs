@@ -122,6 +122,9 @@ struct Args {
     /// Newly-created-tenant known issue: the members endpoint answers 401.
     #[arg(long)]
     members_unauthorized: bool,
+    /// Saved delta links are stale: $deltatoken requests answer 410 Gone (resyncRequired).
+    #[arg(long)]
+    delta_tokens_expired: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -187,6 +190,7 @@ impl Args {
                 forbidden_channel_ids: self.forbidden_channels.clone(),
                 missing_channel_ids: self.missing_channels.clone(),
                 members_unauthorized: self.members_unauthorized,
+                delta_tokens_expired: self.delta_tokens_expired,
             },
         }
     }

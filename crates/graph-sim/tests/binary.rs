@@ -106,6 +106,7 @@ fn help_documents_every_switch() {
         "--forbidden-channel",
         "--missing-channel",
         "--members-unauthorized",
+        "--delta-tokens-expired",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }

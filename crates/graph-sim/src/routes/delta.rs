@@ -10,7 +10,7 @@
 //! months"); older history is only reachable through the messages list.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use chrono::Months;
 use serde_json::{Value, json};
@@ -21,7 +21,7 @@ use crate::clock::Millis;
 use crate::error::ApiError;
 use crate::odata::{Allowed, Expr, Lit, Op, decode_token, encode_token, parse_filter};
 use crate::render::{self, MsgCtx};
-use crate::sim::Sim;
+use crate::sim::{Sim, lock};
 
 /// Delta page size when `$top` is absent (UNDOCUMENTED; the docs give only the maximum of 50).
 const DEFAULT_TOP: usize = 20;
@@ -101,6 +101,15 @@ fn run(sim: &Sim, ctx: &Ctx, team_id: &str, channel_id: &str) -> Result<Value, A
             return Err(ApiError::bad_request(
                 "Specify either $skiptoken or $deltatoken, not both.",
             ));
+        }
+        (None, Some(_)) if lock(&sim.inner.switches).delta_tokens_expired => {
+            let mut e = ApiError::new(
+                StatusCode::GONE,
+                "resyncRequired",
+                "The delta token has expired or is no longer valid. Restart with a full synchronization.",
+            );
+            e.location = Some(format!("{}{}", ctx.base, ctx.raw_path));
+            return Err(e);
         }
         (Some(tok), None) | (None, Some(tok)) => {
             if q.top.is_some()

@@ -178,6 +178,13 @@ pub fn error_response(
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("request-id", v);
     }
+    if let Some(loc) = e
+        .location
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        h.insert(header::LOCATION, loc);
+    }
     if let Some(ra) = e
         .retry_after
         .as_deref()
