@@ -15,7 +15,7 @@ pub const DEFAULT_CLIENT_ID: &str = "0c8e5b7d-1f24-4a6b-9e3c-7d2a5f8b1e60";
 pub const DEFAULT_CLIENT_SECRET: &str = "sim~secret.v1";
 
 /// Everything that decides what a simulated tenant contains and how it behaves.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SimConfig {
     pub seed: u64,
     pub teams: usize,
@@ -46,6 +46,32 @@ pub struct SimConfig {
     pub latency_ms: (u64, u64),
     pub faults: Faults,
     pub switches: Switches,
+}
+
+impl std::fmt::Debug for SimConfig {
+    // Written out so that the client secret never reaches logs, even the simulator's own.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("seed", &self.seed)
+            .field("teams", &self.teams)
+            .field("channels_per_team", &self.channels_per_team)
+            .field("messages_per_channel", &self.messages_per_channel)
+            .field("replies_per_message", &self.replies_per_message)
+            .field("members_per_team", &self.members_per_team)
+            .field("big_threads", &self.big_threads)
+            .field("epoch", &self.epoch)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***")
+            .field("secret_expired", &self.secret_expired)
+            .field("token_lifetime", &self.token_lifetime)
+            .field("throttle_scale", &self.throttle_scale)
+            .field("omit_retry_after_rate", &self.omit_retry_after_rate)
+            .field("latency_ms", &self.latency_ms)
+            .field("faults", &self.faults)
+            .field("switches", &self.switches)
+            .finish()
+    }
 }
 
 impl Default for SimConfig {
@@ -103,7 +129,7 @@ pub fn default_test_epoch() -> DateTime<Utc> {
 
 /// Seeded fault rates, each a probability per Graph request (token and admin calls never fault).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Faults {
     /// 503 Service Unavailable with a Graph error body and `Retry-After`.
     pub rate_503: f64,
@@ -157,4 +183,20 @@ pub struct Switches {
     /// with code `resyncRequired` and a `Location` to restart from (graph-api.md 4.4, general
     /// delta rules).
     pub delta_tokens_expired: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let cfg = SimConfig {
+            client_secret: "s3cr3t-value".into(),
+            ..SimConfig::for_tests()
+        };
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        assert!(shown.contains("***"));
+    }
 }
