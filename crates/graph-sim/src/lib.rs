@@ -111,6 +111,15 @@ pub async fn start_on(cfg: SimConfig, addr: SocketAddr) -> std::io::Result<SimSe
     })
 }
 
+impl Drop for SimServer {
+    /// A dropped server stops accepting connections (benches start many in one process).
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
 impl SimServer {
     /// Graph root without the version segment, e.g. `http://127.0.0.1:PORT`.
     pub fn graph_url(&self) -> String {
