@@ -271,14 +271,34 @@ impl Pacer {
     }
 
     /// Waits for a send slot; returns how long it waited.
+    ///
+    /// If the caller is dropped while waiting (a query stopped early), the
+    /// slot is given back so the requests behind it are not delayed by a
+    /// request that never went out.
     pub(crate) async fn acquire(&self, class: EndpointClass, scope: &Scope) -> Duration {
         let at = self.reserve(class, scope);
         let now = Instant::now();
-        if at > now {
-            tokio::time::sleep_until(at).await;
-            at - now
-        } else {
-            Duration::ZERO
+        if at <= now {
+            return Duration::ZERO;
+        }
+        let guard = Unsent {
+            pacer: self,
+            class,
+            scope,
+            at,
+        };
+        tokio::time::sleep_until(at).await;
+        std::mem::forget(guard);
+        at - now
+    }
+
+    fn release(&self, class: EndpointClass, scope: &Scope, at: Instant) {
+        let keys = self.keys(class, scope);
+        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        for (k, _) in keys {
+            if let Some(b) = map.get_mut(&k) {
+                b.reserved.remove(&at);
+            }
         }
     }
 
@@ -299,6 +319,20 @@ impl Pacer {
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let b = map.entry(key).or_default();
         b.hold_until = Some(b.hold_until.map_or(until, |h| h.max(until)));
+    }
+}
+
+/// A reservation whose request has not been sent; releases it on drop.
+struct Unsent<'a> {
+    pacer: &'a Pacer,
+    class: EndpointClass,
+    scope: &'a Scope,
+    at: Instant,
+}
+
+impl Drop for Unsent<'_> {
+    fn drop(&mut self) {
+        self.pacer.release(self.class, self.scope, self.at);
     }
 }
 
@@ -369,6 +403,21 @@ mod tests {
         // behind it on the shared tenant-wide message limit.
         let other = p.reserve(EndpointClass::MessagesList, &Scope::channel("u", "d"));
         assert!(other - t0 < Duration::from_millis(200));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn abandoned_wait_gives_its_slot_back() {
+        let p = Pacer::new(ThrottleLimits::microsoft());
+        let c = Scope::channel("t", "c");
+        let t0 = Instant::now();
+        p.reserve(EndpointClass::MessagesList, &c);
+        {
+            let waiting = p.acquire(EndpointClass::MessagesList, &c);
+            // Poll once so it reserves, then drop it mid-wait.
+            let _ = tokio::time::timeout(Duration::from_millis(10), waiting).await;
+        }
+        let next = p.reserve(EndpointClass::MessagesList, &c);
+        assert!(next - t0 < Duration::from_millis(1200), "{:?}", next - t0);
     }
 
     #[tokio::test(start_paused = true)]
