@@ -71,6 +71,7 @@ pub(crate) fn parse_page(class: EndpointClass, body: &[u8]) -> Result<Page, Stri
 enum Next {
     First,
     Link(String),
+    Fail(GraphError),
     Done,
 }
 
@@ -88,14 +89,25 @@ pub(crate) fn pages(
         let client = client.clone();
         let req = req.clone();
         async move {
-            let result = match next {
+            let result = match &next {
                 Next::Done => return None,
+                Next::Fail(e) => return Some((Err(e.clone()), Next::Done)),
                 Next::First => client.get_page(&req).await,
-                Next::Link(url) => client.follow_like(&req, &url).await,
+                Next::Link(url) => client.follow_like(&req, url).await,
             };
             match result {
                 Ok(page) => {
                     let next = match &page.next_link {
+                        // A server that hands back the link just followed
+                        // would keep the stream going forever: deliver this
+                        // page, then end with an error.
+                        Some(link) if matches!(&next, Next::Link(cur) if cur == link) => {
+                            Next::Fail(GraphError::Decode {
+                                endpoint: req.class.describe(),
+                                reason: "@odata.nextLink points at the page just read; stopping instead of looping".into(),
+                                excerpt: link.chars().take(200).collect(),
+                            })
+                        }
                         Some(link) => Next::Link(link.clone()),
                         None => Next::Done,
                     };

@@ -223,6 +223,10 @@ async fn expanded_replies_keep_their_next_link() {
     }
     let truth: BTreeSet<String> = ids(&sim.replies(&t, &c, id)).into_iter().collect();
     assert!(truth.len() > 1000);
+    assert_eq!(
+        big["replies@odata.count"].as_u64(),
+        Some(truth.len() as u64)
+    );
     assert_eq!(all.len(), truth.len());
     assert_eq!(all.into_iter().collect::<BTreeSet<_>>(), truth);
 }
@@ -263,4 +267,18 @@ async fn scoped_stats_count_only_their_own_requests() {
     let all = client.stats();
     assert_eq!(all.total_requests, 3);
     assert_eq!(all.token_requests, 1);
+}
+
+#[tokio::test]
+async fn odata_count_is_surfaced() {
+    let server = graph_sim::start(SimConfig::for_tests()).await.unwrap();
+    let client = simutil::sim_client(&server);
+    let pages: Vec<_> = client
+        .pages(GraphRequest::list_teams().count().top(1))
+        .try_collect()
+        .await
+        .unwrap();
+    let n = server.sim().team_ids().len() as u64;
+    assert_eq!(pages[0].count, Some(n));
+    assert_eq!(pages.len() as u64, n);
 }

@@ -300,7 +300,8 @@ async fn next_links_are_followed_whole_and_foreign_hosts_refused() {
 
 #[tokio::test]
 async fn dropping_a_stream_stops_requests() {
-    let endless = r#"{"value":[{"id":"x"}],"@odata.nextLink":"{base}/v1.0/teams?$skiptoken=more"}"#;
+    let endless =
+        r#"{"value":[{"id":"x"}],"@odata.nextLink":"{base}/v1.0/teams?$skiptoken=more{n}"}"#;
     let server = MiniServer::start(vec![], json(200, endless)).await;
     let client = GraphClient::new(server.config()).unwrap();
     let mut items = Box::pin(client.items(GraphRequest::list_teams()));
@@ -434,4 +435,20 @@ async fn config_errors_are_reported_before_any_request() {
         GraphClient::new(server.config().with_authority_host("http://10.1.2.3:8080")).unwrap_err();
     assert!(matches!(err, GraphError::Config { .. }), "{err:?}");
     assert!(server.seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_next_link_that_repeats_itself_ends_the_stream() {
+    let looping = r#"{"value":[{"id":"x"}],"@odata.nextLink":"{base}/v1.0/teams?$skiptoken=same"}"#;
+    let server = MiniServer::start(vec![], json(200, looping)).await;
+    let client = GraphClient::new(server.config()).unwrap();
+    let pages: Vec<_> = client.pages(GraphRequest::list_teams()).collect().await;
+    // First page, the page at the link, then the error: it repeated itself.
+    assert_eq!(pages.len(), 3);
+    assert!(
+        matches!(pages[2], Err(GraphError::Decode { .. })),
+        "{:?}",
+        pages[2]
+    );
+    assert_eq!(server.graph_requests().len(), 2);
 }

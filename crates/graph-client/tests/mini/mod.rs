@@ -47,7 +47,8 @@ pub struct Seen {
 /// A one-connection-per-request HTTP/1.1 server on 127.0.0.1:0. Token
 /// requests (POST .../oauth2/v2.0/token) get a token from `token_reply`;
 /// every other request takes the next scripted action (or `fallback`).
-/// `{base}` in a response body is replaced by the server's own URL.
+/// `{base}` in a response body is replaced by the server's own URL and
+/// `{n}` by the number of requests seen so far.
 pub struct MiniServer {
     pub url: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
@@ -188,7 +189,8 @@ async fn serve(
     };
     match action {
         Action::Respond(status, extra, body) => {
-            let body = body.replace("{base}", &base);
+            let n = seen.lock().unwrap().len().to_string();
+            let body = body.replace("{base}", &base).replace("{n}", &n);
             let mut resp = format!(
                 "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
                 body.len()
