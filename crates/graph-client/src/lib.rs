@@ -7,6 +7,22 @@
 //! `@odata.nextLink` as lazy streams, counts what it did, and turns every
 //! failure into an error that tells the user what to fix. It knows nothing
 //! of SQL or DataFusion; the connector crate builds tables on top of it.
+//!
+//! ```no_run
+//! use futures::TryStreamExt;
+//! use graph_client::{GraphClient, GraphConfig, GraphRequest};
+//!
+//! # async fn demo() -> Result<(), graph_client::GraphError> {
+//! // AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET (+ AZURE_AUTHORITY_HOST)
+//! let client = GraphClient::new(GraphConfig::from_env()?)?;
+//! let teams: Vec<serde_json::Value> = client
+//!     .items(GraphRequest::list_teams().select(&["id", "displayName"]))
+//!     .try_collect()
+//!     .await?;
+//! let stats = client.stats();
+//! println!("{} teams, {} requests, {} throttled", teams.len(), stats.total_requests, stats.throttled_429);
+//! # Ok(()) }
+//! ```
 
 mod client;
 mod cloud;

@@ -35,6 +35,11 @@ pub struct TenantLimit {
 /// at most 4 rps on one team and 1 rps on one channel. It is data so that
 /// tenants with other limits, or a simulator scaled up for fast tests, can
 /// be matched.
+///
+/// The limits are per app per tenant, and this schedule lives in one
+/// `GraphClient` (shared by its clones). Several processes signing in as
+/// the same app share Microsoft's budget, so each should run with
+/// `scale` = 1 / number of processes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ThrottleLimits {
     /// False turns pacing off entirely.
