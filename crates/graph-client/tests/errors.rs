@@ -38,6 +38,8 @@ async fn forbidden_and_not_found_name_permission_and_ids() {
     let msg = err.to_string();
     assert!(msg.contains(&c1) && msg.contains(&t1), "{msg}");
 
+    // Had the id been split, the simulator would answer 400 "Resource not
+    // found for the segment" (an Http error), not a team 404.
     let weird = "no such team: a/b?c#d%e@f";
     let err = client
         .get_page(&GraphRequest::get_team(weird))
