@@ -6,6 +6,16 @@ use std::process::{Command, Stdio};
 use graph_sim::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID};
 use serde_json::Value;
 
+/// Kills the simulator process even when an assertion fails.
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[tokio::test]
 async fn binary_prints_urls_first_and_serves() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_teams-graph-sim"))
@@ -65,8 +75,6 @@ async fn binary_prints_urls_first_and_serves() {
         .await
         .unwrap();
     assert_eq!(v["value"].as_array().unwrap().len(), 2);
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 #[test]
