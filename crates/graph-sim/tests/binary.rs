@@ -36,10 +36,10 @@ async fn binary_prints_urls_first_and_serves() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Kill(child);
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
     let rest = line
         .trim()
         .strip_prefix("graph: ")
