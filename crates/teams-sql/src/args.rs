@@ -1,0 +1,88 @@
+//! Command-line arguments (clap). Credentials are deliberately not read through clap's `env`
+//! support: `credentials.rs` resolves flags, profile and environment in one documented order and
+//! the secret itself never appears on the command line or in `--help`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::print_format::PrintFormat;
+
+const AFTER_HELP: &str = "\
+Credentials come from AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or a --profile);
+flags override them. The secret is only ever read from an environment variable.
+
+Examples:
+  teams-sql --demo -c \"SELECT display_name, visibility FROM teams\"
+  teams-sql --demo -f sql/explore.sql
+  teams-sql --format csv -c \"SELECT * FROM channels\" > channels.csv
+  echo \"SELECT count(*) FROM members;\" | teams-sql --demo";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "teams-sql",
+    version,
+    about = "SQL over live Microsoft Teams data (Microsoft Graph), powered by Apache DataFusion",
+    after_help = AFTER_HELP
+)]
+pub struct Args {
+    /// Start a simulated Teams tenant in-process (loopback only) and connect to it
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Execute the given SQL (repeatable); exits after the last one
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    pub commands: Vec<String>,
+
+    /// Execute the SQL statements in FILE (repeatable); stops at the first failing statement
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Output format; `automatic` prints tables on terminals and CSV on pipes
+    #[arg(long, value_enum, default_value_t = PrintFormat::Automatic)]
+    pub format: PrintFormat,
+
+    /// Directory (tenant) id of the app registration [default: $AZURE_TENANT_ID]
+    #[arg(long, value_name = "GUID")]
+    pub tenant_id: Option<String>,
+
+    /// Application (client) id of the app registration [default: $AZURE_CLIENT_ID]
+    #[arg(long, value_name = "GUID")]
+    pub client_id: Option<String>,
+
+    /// Name of the environment variable holding the client secret [default: AZURE_CLIENT_SECRET]
+    #[arg(long, value_name = "NAME")]
+    pub client_secret_env: Option<String>,
+
+    /// National cloud: global, usgov, usgov-dod, china
+    #[arg(long, value_name = "CLOUD")]
+    pub cloud: Option<String>,
+
+    /// Graph root without the version segment, e.g. https://graph.microsoft.com
+    #[arg(long, value_name = "URL")]
+    pub graph_endpoint: Option<String>,
+
+    /// Entra ID authority host, e.g. https://login.microsoftonline.com [default: $AZURE_AUTHORITY_HOST]
+    #[arg(long, value_name = "URL")]
+    pub authority_host: Option<String>,
+
+    /// Named profile from the config file (see --config)
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// TOML config file with named profiles [default: $TEAMS_SQL_CONFIG, else <config dir>/teams-sql/config.toml]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Where message tables read from: auto, channel, export, delta
+    #[arg(long, value_name = "SOURCE")]
+    pub message_source: Option<String>,
+
+    /// Maximum concurrent Graph requests per query
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Print only data: no row counts, timings or Graph request summaries on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
+}

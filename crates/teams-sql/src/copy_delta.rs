@@ -1,0 +1,554 @@
+//! `COPY ... TO 'path' STORED AS DELTA OPTIONS ('mode' ..., 'merge_keys' ..., 'partition_by' ...)`.
+//!
+//! DataFusion has no Delta writer, so a small file-format factory only lets the statement plan;
+//! the shell then takes the planned `CopyTo` apart here and hands its input to deltalake:
+//! `append` and `overwrite` are Delta writes, `merge` is an upsert by key that leaves the table
+//! untouched when nothing changed (so running the same export twice is a no-op). The table is
+//! created on first use; a schema that differs from the table's is an error, never a silent
+//! evolution.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::Session;
+use datafusion::common::{Column, GetExt, not_impl_err};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::file_format::{FileFormat, FileFormatFactory};
+use datafusion::logical_expr::dml::CopyTo;
+use datafusion::logical_expr::{Expr, LogicalPlan, Operator, binary_expr};
+use datafusion::prelude::{DataFrame, SessionContext};
+use deltalake::DeltaTable;
+use deltalake::kernel::engine::arrow_conversion::TryIntoArrow;
+use deltalake::protocol::SaveMode;
+use futures::StreamExt;
+
+use crate::destinations;
+use crate::error::{Result, ShellError};
+use crate::session::TEAMS_SCHEMA;
+
+/// Registered under the extension `delta` so that `STORED AS DELTA` plans; never executes.
+#[derive(Debug)]
+pub struct DeltaFormatFactory;
+
+impl GetExt for DeltaFormatFactory {
+    fn get_ext(&self) -> String {
+        "delta".to_string()
+    }
+}
+
+impl FileFormatFactory for DeltaFormatFactory {
+    fn create(
+        &self,
+        _state: &dyn Session,
+        _format_options: &HashMap<String, String>,
+    ) -> datafusion::error::Result<Arc<dyn FileFormat>> {
+        not_impl_err!(
+            "STORED AS DELTA is only supported as the target of COPY ... TO in teams-sql; \
+             to read a Delta table use CREATE EXTERNAL TABLE name STORED AS DELTA LOCATION '...'"
+        )
+    }
+
+    fn default(&self) -> Arc<dyn FileFormat> {
+        // Required by the trait but unused by DataFusion's COPY and CREATE EXTERNAL TABLE
+        // paths (those call `create`). Delta data files are Parquet, the least surprising
+        // answer should anything ever ask.
+        Arc::new(ParquetFormat::default())
+    }
+}
+
+/// True when a planned COPY targets Delta and must be run by [`copy_to_delta`].
+pub fn is_delta(copy: &CopyTo) -> bool {
+    copy.file_type.get_ext().eq_ignore_ascii_case("delta")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Append,
+    Overwrite,
+    Merge,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Append => "append",
+            Mode::Overwrite => "overwrite",
+            Mode::Merge => "merge",
+        }
+    }
+}
+
+/// The OPTIONS of a Delta COPY, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaOptions {
+    pub mode: Mode,
+    pub merge_keys: Option<Vec<String>>,
+    pub partition_by: Vec<String>,
+}
+
+fn split_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+impl DeltaOptions {
+    /// DataFusion prefixes bare option keys with `format.`; both spellings are accepted.
+    pub fn parse(copy_options: &HashMap<String, String>, partition_by: &[String]) -> Result<Self> {
+        let mut mode = Mode::Append;
+        let mut merge_keys = None;
+        let mut parts: Vec<String> = partition_by.to_vec();
+        for (key, value) in copy_options {
+            let k = key.strip_prefix("format.").unwrap_or(key);
+            match k {
+                "mode" => {
+                    mode = match value.trim().to_ascii_lowercase().as_str() {
+                        "append" => Mode::Append,
+                        "overwrite" => Mode::Overwrite,
+                        "merge" => Mode::Merge,
+                        other => {
+                            return Err(ShellError::DeltaCopy(format!(
+                                "unknown mode '{other}': expected 'append', 'overwrite' or 'merge'"
+                            )));
+                        }
+                    }
+                }
+                "merge_keys" => merge_keys = Some(split_list(value)),
+                "partition_by" => {
+                    for p in split_list(value) {
+                        if !parts.contains(&p) {
+                            parts.push(p);
+                        }
+                    }
+                }
+                other => {
+                    return Err(ShellError::DeltaCopy(format!(
+                        "unknown option '{other}': Delta accepts 'mode', 'merge_keys' and 'partition_by'"
+                    )));
+                }
+            }
+        }
+        if merge_keys.is_some() && mode != Mode::Merge {
+            return Err(ShellError::DeltaCopy(
+                "'merge_keys' only applies to 'mode' 'merge'".to_string(),
+            ));
+        }
+        if matches!(&merge_keys, Some(k) if k.is_empty()) {
+            return Err(ShellError::DeltaCopy("'merge_keys' is empty".to_string()));
+        }
+        Ok(DeltaOptions {
+            mode,
+            merge_keys,
+            partition_by: parts,
+        })
+    }
+}
+
+/// What a Delta COPY did, printed as its result row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeltaReport {
+    pub table: String,
+    pub mode: Mode,
+    pub rows_written: u64,
+    pub rows_inserted: Option<u64>,
+    pub rows_updated: Option<u64>,
+    pub files_added: u64,
+    pub files_removed: u64,
+    pub version: Option<u64>,
+    pub seconds: f64,
+}
+
+impl DeltaReport {
+    pub fn to_batch(
+        &self,
+    ) -> std::result::Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("table", DataType::Utf8, false),
+            Field::new("mode", DataType::Utf8, false),
+            Field::new("rows_written", DataType::UInt64, false),
+            Field::new("rows_inserted", DataType::UInt64, true),
+            Field::new("rows_updated", DataType::UInt64, true),
+            Field::new("files_added", DataType::UInt64, false),
+            Field::new("files_removed", DataType::UInt64, false),
+            Field::new("version", DataType::UInt64, true),
+            Field::new("seconds", DataType::Utf8, false),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![self.table.clone()])),
+            Arc::new(StringArray::from(vec![self.mode.as_str()])),
+            Arc::new(UInt64Array::from(vec![self.rows_written])),
+            Arc::new(UInt64Array::from(vec![self.rows_inserted])),
+            Arc::new(UInt64Array::from(vec![self.rows_updated])),
+            Arc::new(UInt64Array::from(vec![self.files_added])),
+            Arc::new(UInt64Array::from(vec![self.files_removed])),
+            Arc::new(UInt64Array::from(vec![self.version])),
+            Arc::new(StringArray::from(vec![format!("{:.3}", self.seconds)])),
+        ];
+        RecordBatch::try_new(schema, columns)
+    }
+}
+
+/// Runs a planned `COPY ... STORED AS DELTA`.
+pub async fn copy_to_delta(ctx: &SessionContext, copy: &CopyTo) -> Result<DeltaReport> {
+    let started = Instant::now();
+    let options = DeltaOptions::parse(&copy.options, &copy.partition_by)?;
+    destinations::ensure_supported(&copy.output_url)?;
+    let url = deltalake::ensure_table_uri(&copy.output_url)?;
+    let table = DeltaTable::try_from_url(url).await?;
+    let exists = table.version().is_some();
+
+    let input: LogicalPlan = copy.input.as_ref().clone();
+    let source_schema: Schema = input.schema().as_arrow().clone();
+    for p in &options.partition_by {
+        if source_schema.field_with_name(p).is_err() {
+            return Err(ShellError::DeltaCopy(format!(
+                "partition column '{p}' is not in the query's columns"
+            )));
+        }
+    }
+    if exists {
+        check_schema(&table, &source_schema)?;
+        check_partitioning(&table, &options.partition_by)?;
+    }
+    let state = Arc::new(ctx.state());
+
+    let report = match options.mode {
+        Mode::Merge if exists => {
+            let keys = match &options.merge_keys {
+                Some(k) => k.clone(),
+                None => inferred_keys(&input).ok_or_else(|| {
+                    ShellError::DeltaCopy(
+                        "mode 'merge' needs OPTIONS ('merge_keys' 'col1,col2'): the key can only \
+                         be inferred when the query is a plain scan of one of the Teams tables"
+                            .to_string(),
+                    )
+                })?,
+            };
+            for k in &keys {
+                if source_schema.field_with_name(k).is_err() {
+                    return Err(ShellError::DeltaCopy(format!(
+                        "merge key '{k}' is not in the query's columns"
+                    )));
+                }
+            }
+            let source = DataFrame::new(ctx.state(), input);
+            merge(table, source, &source_schema, &keys, state).await?
+        }
+        mode => {
+            if mode == Mode::Merge
+                && options.merge_keys.is_none()
+                && inferred_keys(&input).is_none()
+            {
+                // Fail the first run the same way the second would, not one run later.
+                return Err(ShellError::DeltaCopy(
+                    "mode 'merge' needs OPTIONS ('merge_keys' 'col1,col2'): the key can only be \
+                     inferred when the query is a plain scan of one of the Teams tables"
+                        .to_string(),
+                ));
+            }
+            let save_mode = if mode == Mode::Overwrite {
+                SaveMode::Overwrite
+            } else {
+                SaveMode::Append
+            };
+            let mut builder = table
+                .write(Vec::new())
+                .with_input_plan(input)
+                .with_save_mode(save_mode)
+                .with_session_state(state);
+            if !options.partition_by.is_empty() {
+                builder = builder.with_partition_columns(options.partition_by.clone());
+            }
+            let table = builder.await?;
+            let metrics = last_operation_metrics(&table).await?;
+            DeltaReport {
+                table: String::new(),
+                mode,
+                rows_written: metric(&metrics, "num_added_rows"),
+                rows_inserted: (mode == Mode::Merge).then(|| metric(&metrics, "num_added_rows")),
+                rows_updated: (mode == Mode::Merge).then_some(0),
+                files_added: metric(&metrics, "num_added_files"),
+                files_removed: metric(&metrics, "num_removed_files"),
+                version: table.version(),
+                seconds: 0.0,
+            }
+        }
+    };
+    Ok(DeltaReport {
+        table: copy.output_url.clone(),
+        seconds: started.elapsed().as_secs_f64(),
+        ..report
+    })
+}
+
+async fn merge(
+    table: DeltaTable,
+    source: DataFrame,
+    schema: &Schema,
+    keys: &[String],
+    state: Arc<dyn Session>,
+) -> Result<DeltaReport> {
+    let qualified = |q: &str, name: &str| Expr::Column(Column::new(Some(q), name));
+    let predicate = keys
+        .iter()
+        .map(|k| qualified("target", k).eq(qualified("source", k)))
+        .reduce(Expr::and)
+        .ok_or_else(|| ShellError::DeltaCopy("no merge keys".to_string()))?;
+    let non_keys: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| !keys.contains(n))
+        .collect();
+    // Only rows whose values differ are updated: an unchanged source touches no file and makes
+    // no commit, which is what makes re-running an export idempotent.
+    let changed = non_keys
+        .iter()
+        .map(|c| {
+            binary_expr(
+                qualified("target", c),
+                Operator::IsDistinctFrom,
+                qualified("source", c),
+            )
+        })
+        .reduce(Expr::or);
+
+    let mut builder = table
+        .merge(source, predicate)
+        .with_source_alias("source")
+        .with_target_alias("target")
+        .with_session_state(state);
+    if let Some(changed) = changed {
+        let non_keys = non_keys.clone();
+        builder = builder.when_matched_update(move |mut u| {
+            u = u.predicate(changed);
+            for c in &non_keys {
+                u = u.update(Column::new_unqualified(c.clone()), qualified("source", c));
+            }
+            u
+        })?;
+    }
+    let all: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    builder = builder.when_not_matched_insert(move |mut i| {
+        for c in &all {
+            i = i.set(Column::new_unqualified(c.clone()), qualified("source", c));
+        }
+        i
+    })?;
+    let (table, m) = builder.await?;
+    Ok(DeltaReport {
+        table: String::new(),
+        mode: Mode::Merge,
+        rows_written: (m.num_target_rows_inserted + m.num_target_rows_updated) as u64,
+        rows_inserted: Some(m.num_target_rows_inserted as u64),
+        rows_updated: Some(m.num_target_rows_updated as u64),
+        files_added: m.num_target_files_added as u64,
+        files_removed: m.num_target_files_removed as u64,
+        version: table.version(),
+        seconds: 0.0,
+    })
+}
+
+/// The primary key of the Teams table the query plainly scans (projections, filters, aliases
+/// and limits on top are fine as long as the key columns come through unchanged).
+pub fn inferred_keys(plan: &LogicalPlan) -> Option<Vec<String>> {
+    let mut node = plan;
+    loop {
+        match node {
+            LogicalPlan::TableScan(scan) => {
+                let schema_ok = match scan.table_name.schema() {
+                    None => true,
+                    Some(s) => s == TEAMS_SCHEMA,
+                };
+                if !schema_ok {
+                    return None;
+                }
+                let keys = datafusion_teams::primary_key(scan.table_name.table())?;
+                let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                let out = plan.schema();
+                return keys
+                    .iter()
+                    .all(|k| out.field_with_unqualified_name(k).is_ok())
+                    .then_some(keys);
+            }
+            LogicalPlan::Projection(p) => {
+                // A key column must pass through as itself, not be computed.
+                if !p.expr.iter().all(|e| matches!(e, Expr::Column(_))) {
+                    return None;
+                }
+                node = p.input.as_ref();
+            }
+            LogicalPlan::Filter(f) => node = f.input.as_ref(),
+            LogicalPlan::SubqueryAlias(a) => node = a.input.as_ref(),
+            LogicalPlan::Limit(l) => node = l.input.as_ref(),
+            LogicalPlan::Sort(s) => node = s.input.as_ref(),
+            _ => return None,
+        }
+    }
+}
+
+fn check_schema(table: &DeltaTable, source: &Schema) -> Result<()> {
+    let kernel = table.snapshot()?.schema();
+    let target: Schema = kernel
+        .as_ref()
+        .try_into_arrow()
+        .map_err(|e| ShellError::DeltaCopy(format!("cannot read the table's schema: {e}")))?;
+    let mut problems = Vec::new();
+    for f in source.fields() {
+        match target.field_with_name(f.name()) {
+            Err(_) => problems.push(format!("column '{}' is not in the table", f.name())),
+            Ok(t) => {
+                if !same_type(t.data_type(), f.data_type()) {
+                    problems.push(format!(
+                        "column '{}' is {} in the table but {} in the query",
+                        f.name(),
+                        t.data_type(),
+                        f.data_type()
+                    ));
+                } else if !t.is_nullable() && f.is_nullable() {
+                    problems.push(format!(
+                        "column '{}' is NOT NULL in the table but nullable in the query",
+                        f.name()
+                    ));
+                }
+            }
+        }
+    }
+    for t in target.fields() {
+        if source.field_with_name(t.name()).is_err() {
+            problems.push(format!(
+                "table column '{}' is missing from the query",
+                t.name()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ShellError::DeltaCopy(format!(
+            "the query's schema does not match the existing Delta table (nothing was written; \
+             schemas are never evolved implicitly: write to a new location or drop the table):\n  {}",
+            problems.join("\n  ")
+        )))
+    }
+}
+
+/// Type equality up to what Delta cannot tell apart (string and binary view/large layouts,
+/// names of list item fields).
+fn same_type(table: &DataType, query: &DataType) -> bool {
+    use DataType::*;
+    match (table, query) {
+        (Utf8 | LargeUtf8 | Utf8View, Utf8 | LargeUtf8 | Utf8View) => true,
+        (Binary | LargeBinary | BinaryView, Binary | LargeBinary | BinaryView) => true,
+        (List(a) | LargeList(a) | ListView(a), List(b) | LargeList(b) | ListView(b)) => {
+            same_type(a.data_type(), b.data_type())
+        }
+        (Struct(a), Struct(b)) => {
+            a.len() == b.len()
+                && a.iter().all(|fa| {
+                    b.iter()
+                        .find(|fb| fb.name() == fa.name())
+                        .is_some_and(|fb| same_type(fa.data_type(), fb.data_type()))
+                })
+        }
+        (Map(a, _), Map(b, _)) => same_type(a.data_type(), b.data_type()),
+        (Timestamp(ua, za), Timestamp(ub, zb)) => {
+            ua == ub && za.as_deref().map(is_utc) == zb.as_deref().map(is_utc)
+        }
+        (a, b) => a == b,
+    }
+}
+
+fn is_utc(tz: &str) -> bool {
+    matches!(tz, "UTC" | "+00:00" | "Z" | "Etc/UTC")
+}
+
+fn check_partitioning(table: &DeltaTable, requested: &[String]) -> Result<()> {
+    if requested.is_empty() {
+        return Ok(());
+    }
+    let existing = table.snapshot()?.metadata().partition_columns().to_vec();
+    if existing != requested {
+        return Err(ShellError::DeltaCopy(format!(
+            "the table is partitioned by ({}) but the COPY asks for ({}); partitioning cannot \
+             change on an existing table",
+            existing.join(", "),
+            requested.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+async fn last_operation_metrics(table: &DeltaTable) -> Result<serde_json::Value> {
+    let mut history = table.history(Some(1));
+    while let Some(commit) = history.next().await {
+        let commit = commit?;
+        if let Some(m) = commit.info.get("operationMetrics") {
+            return Ok(m.clone());
+        }
+    }
+    Ok(serde_json::Value::Null)
+}
+
+fn metric(metrics: &serde_json::Value, name: &str) -> u64 {
+    metrics.get(name).and_then(|v| v.as_u64()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn parses_options() {
+        let o = DeltaOptions::parse(
+            &opts(&[
+                ("format.mode", "MERGE"),
+                ("format.merge_keys", "team_id, channel_id,id"),
+                ("format.partition_by", "team_id"),
+            ]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(o.mode, Mode::Merge);
+        assert_eq!(
+            o.merge_keys,
+            Some(vec!["team_id".into(), "channel_id".into(), "id".into()])
+        );
+        assert_eq!(o.partition_by, vec!["team_id".to_string()]);
+        assert_eq!(
+            DeltaOptions::parse(&HashMap::new(), &[]).unwrap().mode,
+            Mode::Append
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_options_and_misplaced_keys() {
+        assert!(DeltaOptions::parse(&opts(&[("format.mode", "upsert")]), &[]).is_err());
+        assert!(DeltaOptions::parse(&opts(&[("format.compression", "zstd")]), &[]).is_err());
+        assert!(DeltaOptions::parse(&opts(&[("format.merge_keys", "id")]), &[]).is_err());
+    }
+
+    #[test]
+    fn type_equality_ignores_string_layout_only() {
+        assert!(same_type(&DataType::Utf8, &DataType::Utf8View));
+        assert!(!same_type(&DataType::Utf8, &DataType::Int64));
+        let tz = |z: &str| {
+            DataType::Timestamp(
+                datafusion::arrow::datatypes::TimeUnit::Microsecond,
+                Some(z.into()),
+            )
+        };
+        assert!(same_type(&tz("UTC"), &tz("+00:00")));
+    }
+}

@@ -1,0 +1,649 @@
+//! Running statements: parse, plan, intercept what DataFusion cannot run by itself (COPY to
+//! Delta, cloud destinations), execute as a stream, print, and summarise on stderr. Scripts
+//! stop at the first failing statement and name its line; Ctrl-C cancels the running statement
+//! (dropping its stream, which stops its Graph requests) without leaving the REPL.
+
+use std::future::Future;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::common::{Column, ScalarValue};
+use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, lit};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::sqlparser::dialect::dialect_from_str;
+use datafusion_teams::{MessageSource, TeamsConfig, TeamsHandle, TeamsOptions};
+use futures::StreamExt;
+use graph_client::GraphClient;
+
+use crate::args::Args;
+use crate::command::{self, Command};
+use crate::copy_delta;
+use crate::credentials::{self, Connection};
+use crate::demo::{self, DemoTenant};
+use crate::destinations;
+use crate::error::{Result, ShellError};
+use crate::print_format::{PrintFormat, ResultPrinter};
+use crate::profile;
+use crate::progress::Progress;
+use crate::script;
+use crate::session::{self, CATALOG, TEAMS_SCHEMA};
+use crate::stats::GraphCounters;
+
+/// What the caller should do after a statement or command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Quit,
+}
+
+/// A connected shell: the session, the tenant connection and the printing settings.
+pub struct Shell {
+    pub ctx: SessionContext,
+    teams: Option<TeamsHandle>,
+    connection: Option<Connection>,
+    pub format: PrintFormat,
+    pub timing: bool,
+    pub quiet: bool,
+    stdout_tty: bool,
+    stderr_tty: bool,
+    _demo: Option<DemoTenant>,
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+impl Shell {
+    /// A shell with no tenant attached (used by unit tests and as a building block).
+    pub fn offline(format: PrintFormat) -> Self {
+        Shell {
+            ctx: session::new_context(),
+            teams: None,
+            connection: None,
+            format,
+            timing: true,
+            quiet: false,
+            stdout_tty: std::io::stdout().is_terminal(),
+            stderr_tty: std::io::stderr().is_terminal(),
+            _demo: None,
+        }
+    }
+
+    /// Resolves credentials (or starts the demo tenant) and registers the Teams tables.
+    pub async fn connect(args: &Args) -> Result<Self> {
+        let profile = if args.demo {
+            None
+        } else {
+            profile::load(
+                args.config.as_deref(),
+                args.profile.as_deref(),
+                &process_env,
+            )?
+        };
+        let (demo, connection) = if args.demo {
+            let (tenant, conn) = demo::start().await?;
+            (Some(tenant), conn)
+        } else {
+            (
+                None,
+                credentials::resolve(args, profile.as_ref(), &process_env)?,
+            )
+        };
+        let client = GraphClient::new(connection.graph_config()?)?;
+
+        let mut options = TeamsOptions::default();
+        let p = profile.as_ref().map(|(_, p)| p);
+        if let Some(src) = args
+            .message_source
+            .clone()
+            .or_else(|| p.and_then(|p| p.message_source.clone()))
+        {
+            options.message_source = src.parse::<MessageSource>().map_err(|_| {
+                ShellError::Usage(format!(
+                    "unknown message source '{src}': expected auto, channel, export or delta"
+                ))
+            })?;
+        }
+        if let Some(n) = args.concurrency.or_else(|| p.and_then(|p| p.concurrency)) {
+            if n == 0 {
+                return Err(ShellError::Usage("--concurrency must be at least 1".into()));
+            }
+            options.concurrency = n;
+        }
+
+        let mut shell = Shell::offline(args.format);
+        shell.quiet = args.quiet;
+        let handle =
+            datafusion_teams::register(&shell.ctx, TeamsConfig { client, options }).await?;
+        shell.teams = Some(handle);
+        shell.connection = Some(connection);
+        shell._demo = demo;
+        Ok(shell)
+    }
+
+    pub fn connection(&self) -> Option<&Connection> {
+        self.connection.as_ref()
+    }
+
+    fn graph_counters(&self) -> Option<GraphCounters> {
+        self.teams
+            .as_ref()
+            .map(|t| GraphCounters::from_snapshot(&t.client().stats()))
+    }
+
+    fn output_format(&self) -> PrintFormat {
+        self.format.resolve(self.stdout_tty)
+    }
+
+    /// Runs one statement or `\command` from a script or the REPL.
+    pub async fn run(&mut self, stmt: &script::Statement, out: &mut dyn Write) -> Result<Flow> {
+        if stmt.is_command() {
+            let cmd: Command = stmt.text.parse().map_err(ShellError::Usage)?;
+            return self.run_command(cmd, out).await;
+        }
+        let lower = stmt.text.trim().to_ascii_lowercase();
+        if lower == "quit" || lower == "exit" {
+            return Ok(Flow::Quit);
+        }
+        cancellable(self.execute_sql(&stmt.text, out)).await?;
+        Ok(Flow::Continue)
+    }
+
+    /// Parses and runs SQL text (one or more statements).
+    pub async fn execute_sql(&mut self, sql: &str, out: &mut dyn Write) -> Result<()> {
+        let dialect_name = self
+            .ctx
+            .state()
+            .config_options()
+            .sql_parser
+            .dialect
+            .to_string();
+        let dialect = dialect_from_str(&dialect_name).ok_or_else(|| {
+            ShellError::Usage(format!("unsupported SQL dialect '{dialect_name}'"))
+        })?;
+        let statements = DFParser::parse_sql_with_dialect(sql, dialect.as_ref())?;
+        for statement in statements {
+            self.execute_statement(statement, out).await?;
+        }
+        Ok(())
+    }
+
+    async fn execute_statement(
+        &mut self,
+        statement: DFStatement,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let before = self.graph_counters();
+        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        let mut out = BufWriter::new(out);
+
+        let rows = if let LogicalPlan::Copy(copy) = &plan
+            && copy_delta::is_delta(copy)
+        {
+            let report = copy_delta::copy_to_delta(&self.ctx, copy).await?;
+            let batch = report
+                .to_batch()
+                .map_err(datafusion::error::DataFusionError::from)?;
+            self.print_batches(batch.schema(), &[batch], &mut out)?;
+            report.rows_written as usize
+        } else {
+            if let LogicalPlan::Copy(copy) = &plan {
+                destinations::register_for_copy(&self.ctx, &copy.output_url)?;
+            }
+            let is_ddl = plan.schema().fields().is_empty();
+            let df = self.ctx.execute_logical_plan(plan).await?;
+            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            let mut stream = df.execute_stream().await?;
+            let format = self.output_format();
+            // Progress would garble a table or CSV printed to the same terminal mid-stream;
+            // tables are buffered until the end, so only those may share the terminal.
+            let progress_ok = self.stderr_tty
+                && !self.quiet
+                && (!self.stdout_tty || format == PrintFormat::Table);
+            let mut progress = Progress::new(progress_ok);
+            let mut ticker = tokio::time::interval(Progress::INTERVAL);
+            let mut printer = (!is_ddl).then(|| ResultPrinter::new(format, schema, &mut out));
+            let mut rows = 0usize;
+            loop {
+                tokio::select! {
+                    next = stream.next() => match next {
+                        Some(batch) => {
+                            let batch = batch?;
+                            rows += batch.num_rows();
+                            if let Some(p) = printer.as_mut() {
+                                p.write_batch(&batch).map_err(datafusion::error::DataFusionError::from)?;
+                            }
+                        }
+                        None => break,
+                    },
+                    _ = ticker.tick() => {
+                        let so_far = match (&before, self.graph_counters()) {
+                            (Some(b), Some(now)) => Some(now.since(b)),
+                            _ => None,
+                        };
+                        progress.update(rows, so_far.as_ref());
+                    }
+                }
+            }
+            drop(progress);
+            if let Some(p) = printer {
+                p.finish()
+                    .map_err(datafusion::error::DataFusionError::from)?;
+            }
+            rows
+        };
+        out.flush()?;
+        drop(out);
+        self.summarise(rows, started.elapsed(), before.as_ref());
+        Ok(())
+    }
+
+    /// Summary lines go to stderr so that stdout carries only data.
+    fn summarise(&self, rows: usize, elapsed: Duration, before: Option<&GraphCounters>) {
+        let mut err = std::io::stderr().lock();
+        if let Some(t) = &self.teams {
+            for notice in t.take_notices() {
+                let _ = writeln!(err, "warning: {notice}");
+            }
+        }
+        if self.quiet {
+            return;
+        }
+        let rows_line = if rows == 1 {
+            "1 row".to_string()
+        } else {
+            format!("{rows} rows")
+        };
+        if self.timing {
+            let _ = writeln!(err, "{rows_line} in {:.3}s", elapsed.as_secs_f64());
+        } else {
+            let _ = writeln!(err, "{rows_line}");
+        }
+        if let (Some(before), Some(now), Some(t)) = (before, self.graph_counters(), &self.teams) {
+            let d = now.since(before);
+            let _ = writeln!(
+                err,
+                "graph: {} requests, {} throttled (429), {:.1}s throttle wait, {} children skipped (total)",
+                d.requests,
+                d.throttled,
+                d.throttle_wait.as_secs_f64(),
+                t.skipped_children()
+            );
+        }
+    }
+
+    fn print_batches(
+        &self,
+        schema: SchemaRef,
+        batches: &[RecordBatch],
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let mut p = ResultPrinter::new(self.output_format(), schema, out);
+        for b in batches {
+            p.write_batch(b)
+                .map_err(datafusion::error::DataFusionError::from)?;
+        }
+        p.finish()
+            .map_err(datafusion::error::DataFusionError::from)?;
+        Ok(())
+    }
+
+    pub async fn run_command(&mut self, cmd: Command, out: &mut dyn Write) -> Result<Flow> {
+        match cmd {
+            Command::Quit => return Ok(Flow::Quit),
+            Command::Help => writeln!(out, "{}", command::HELP)?,
+            Command::Timing(v) => {
+                self.timing = v.unwrap_or(!self.timing);
+                eprintln!("timing is {}", if self.timing { "on" } else { "off" });
+            }
+            Command::Format(None) => eprintln!("output format is {}", self.format),
+            Command::Format(Some(f)) => {
+                self.format = f;
+                eprintln!("output format is {}", self.format);
+            }
+            Command::Conn => match &self.connection {
+                None => writeln!(out, "not connected to a tenant")?,
+                Some(c) => {
+                    for (k, v) in c.describe() {
+                        writeln!(out, "{k:>15}: {v}")?;
+                    }
+                }
+            },
+            Command::ListTables => {
+                let batch = self.tables_batch().await?;
+                self.print_batches(batch.schema(), &[batch], out)?;
+            }
+            Command::Describe(name) => {
+                let batch = self.describe_batch(&name).await?;
+                self.print_batches(batch.schema(), &[batch], out)?;
+            }
+        }
+        out.flush()?;
+        Ok(Flow::Continue)
+    }
+
+    /// Every table in every schema of the default catalog except information_schema.
+    async fn table_names(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let Some(catalog) = self.ctx.catalog(CATALOG) else {
+            return out;
+        };
+        let mut schemas = catalog.schema_names();
+        schemas.sort();
+        for schema_name in schemas {
+            if schema_name == "information_schema" {
+                continue;
+            }
+            if let Some(schema) = catalog.schema(&schema_name) {
+                let mut tables = schema.table_names();
+                tables.sort();
+                for t in tables {
+                    out.push((schema_name.clone(), t));
+                }
+            }
+        }
+        out
+    }
+
+    async fn tables_batch(&self) -> Result<RecordBatch> {
+        let names = self.table_names().await;
+        let pk: Vec<Option<String>> = names
+            .iter()
+            .map(|(s, t)| {
+                (s == TEAMS_SCHEMA)
+                    .then(|| datafusion_teams::primary_key(t))
+                    .flatten()
+                    .map(|k| k.join(", "))
+            })
+            .collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("table_schema", DataType::Utf8, false),
+            Field::new("table_name", DataType::Utf8, false),
+            Field::new("primary_key", DataType::Utf8, true),
+        ]));
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(names.iter().map(|(s, _)| s))),
+            Arc::new(StringArray::from_iter_values(names.iter().map(|(_, t)| t))),
+            Arc::new(StringArray::from(pk)),
+        ];
+        RecordBatch::try_new(schema, cols).map_err(|e| ShellError::DataFusion(e.into()))
+    }
+
+    async fn describe_batch(&self, name: &str) -> Result<RecordBatch> {
+        let provider = self.ctx.table_provider(name).await?;
+        let table = name.rsplit('.').next().unwrap_or(name);
+        let in_teams = !name.contains('.') || name.starts_with("teams.");
+        let pk: &[&str] = if in_teams {
+            datafusion_teams::primary_key(table).unwrap_or(&[])
+        } else {
+            &[]
+        };
+        let schema = provider.schema();
+        let mut pushdown = Vec::with_capacity(schema.fields().len());
+        for f in schema.fields() {
+            let probe = probe_filter(f.name(), f.data_type());
+            let support = match probe {
+                None => None,
+                Some(expr) => provider
+                    .supports_filters_pushdown(&[&expr])
+                    .ok()
+                    .and_then(|v| v.into_iter().next())
+                    .and_then(|s| match s {
+                        TableProviderFilterPushDown::Exact => Some("exact"),
+                        TableProviderFilterPushDown::Inexact => Some("inexact"),
+                        TableProviderFilterPushDown::Unsupported => None,
+                    }),
+            };
+            pushdown.push(support);
+        }
+        let out_schema = Arc::new(Schema::new(vec![
+            Field::new("column_name", DataType::Utf8, false),
+            Field::new("data_type", DataType::Utf8, false),
+            Field::new("nullable", DataType::Utf8, false),
+            Field::new("primary_key", DataType::Utf8, true),
+            Field::new("pushdown", DataType::Utf8, true),
+        ]));
+        let fields = schema.fields();
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(
+                fields.iter().map(|f| f.name()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                fields.iter().map(|f| f.data_type().to_string()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                fields
+                    .iter()
+                    .map(|f| if f.is_nullable() { "YES" } else { "NO" }),
+            )),
+            Arc::new(StringArray::from(
+                fields
+                    .iter()
+                    .map(|f| {
+                        pk.iter()
+                            .position(|k| k == f.name())
+                            .map(|i| format!("{} of {}", i + 1, pk.len()))
+                    })
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(pushdown)),
+        ];
+        RecordBatch::try_new(out_schema, cols).map_err(|e| ShellError::DataFusion(e.into()))
+    }
+
+    /// Table and column names for completion.
+    pub async fn completion_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for (schema, table) in self.table_names().await {
+            if schema == TEAMS_SCHEMA {
+                names.push(table.clone());
+            }
+            names.push(format!("{schema}.{table}"));
+            if let Ok(p) = self.ctx.table_provider(format!("{schema}.{table}")).await {
+                for f in p.schema().fields() {
+                    names.push(f.name().clone());
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// A filter on one column that a connector could push down, used by `\d TABLE` to ask the
+/// provider itself which columns it pushes (so the answer never goes stale).
+fn probe_filter(name: &str, dt: &DataType) -> Option<Expr> {
+    let c = Expr::Column(Column::new_unqualified(name));
+    let value = match dt {
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => lit("x"),
+        DataType::Boolean => lit(true),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => lit(0i64),
+        DataType::Timestamp(TimeUnit::Microsecond, tz) => {
+            return Some(c.gt(lit(ScalarValue::TimestampMicrosecond(Some(0), tz.clone()))));
+        }
+        _ => return None,
+    };
+    Some(c.eq(value))
+}
+
+/// Runs `f` unless Ctrl-C arrives first; dropping `f` cancels the query and its Graph requests.
+pub async fn cancellable<T>(f: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::select! {
+        r = f => r,
+        _ = ctrl_c() => Err(ShellError::Cancelled),
+    }
+}
+
+async fn ctrl_c() {
+    // If the handler cannot be installed, never report a Ctrl-C rather than cancel at once.
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Runs a whole script (a `-c` argument, a `-f` file or stdin). Stops at the first failing
+/// statement and returns its error with where it was.
+pub async fn run_script(
+    shell: &mut Shell,
+    text: &str,
+    source: &str,
+    out: &mut dyn Write,
+) -> std::result::Result<Flow, (String, ShellError)> {
+    let split = script::split(text);
+    let all = split.statements.into_iter().chain(split.rest);
+    for stmt in all {
+        match shell.run(&stmt, out).await {
+            Ok(Flow::Quit) => return Ok(Flow::Quit),
+            Ok(Flow::Continue) => {}
+            Err(e) => return Err((format!("{source}, line {}", stmt.line), e)),
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn run_to_string(shell: &mut Shell, sql: &str) -> String {
+        let mut out = Vec::new();
+        run_script(shell, sql, "test", &mut out)
+            .await
+            .map_err(|(w, e)| format!("{w}: {e}"))
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn csv_output_of_a_query() {
+        let mut shell = Shell::offline(PrintFormat::Csv);
+        shell.quiet = true;
+        let text = run_to_string(
+            &mut shell,
+            "SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, 'y' ORDER BY a;",
+        )
+        .await;
+        assert_eq!(text, "a,b\n1,x\n2,y\n");
+    }
+
+    #[tokio::test]
+    async fn failing_statement_reports_its_line() {
+        let mut shell = Shell::offline(PrintFormat::Csv);
+        shell.quiet = true;
+        let mut out = Vec::new();
+        let err = run_script(
+            &mut shell,
+            "SELECT 1;\n\n-- comment\nSELECT nope FROM nowhere;\nSELECT 3;",
+            "f.sql",
+            &mut out,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.0, "f.sql, line 4");
+        assert_eq!(String::from_utf8(out).unwrap(), "Int64(1)\n1\n");
+    }
+
+    #[tokio::test]
+    async fn copy_to_delta_append_overwrite_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        let p = path.display();
+        let mut shell = Shell::offline(PrintFormat::Csv);
+        shell.quiet = true;
+        let src = "SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS v(id, name)";
+        run_to_string(
+            &mut shell,
+            &format!("COPY ({src}) TO '{p}' STORED AS DELTA;"),
+        )
+        .await;
+        run_to_string(
+            &mut shell,
+            &format!("COPY ({src}) TO '{p}' STORED AS DELTA OPTIONS ('mode' 'append');"),
+        )
+        .await;
+        run_to_string(
+            &mut shell,
+            &format!("CREATE EXTERNAL TABLE d STORED AS DELTA LOCATION '{p}';"),
+        )
+        .await;
+        let n = run_to_string(&mut shell, "SELECT count(*) AS n FROM d;").await;
+        assert_eq!(n, "n\n4\n");
+
+        run_to_string(
+            &mut shell,
+            &format!("COPY ({src}) TO '{p}' STORED AS DELTA OPTIONS ('mode' 'overwrite');"),
+        )
+        .await;
+        let merge = format!(
+            "COPY (SELECT * FROM (VALUES (2, 'B'), (3, 'c')) AS v(id, name)) TO '{p}' STORED AS DELTA OPTIONS ('mode' 'merge', 'merge_keys' 'id');"
+        );
+        let first = run_to_string(&mut shell, &merge).await;
+        assert!(first.contains(",merge,2,1,1,"), "{first}");
+        let second = run_to_string(&mut shell, &merge).await;
+        assert!(second.contains(",merge,0,0,0,"), "{second}");
+        run_to_string(&mut shell, "DROP TABLE d;").await;
+        run_to_string(
+            &mut shell,
+            &format!("CREATE EXTERNAL TABLE d STORED AS DELTA LOCATION '{p}';"),
+        )
+        .await;
+        let rows = run_to_string(&mut shell, "SELECT id, name FROM d ORDER BY id;").await;
+        assert_eq!(rows, "id,name\n1,a\n2,B\n3,c\n");
+    }
+
+    #[tokio::test]
+    async fn delta_schema_mismatch_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t");
+        let p = p.display();
+        let mut shell = Shell::offline(PrintFormat::Csv);
+        shell.quiet = true;
+        run_to_string(
+            &mut shell,
+            &format!("COPY (SELECT 1 AS id) TO '{p}' STORED AS DELTA;"),
+        )
+        .await;
+        let mut out = Vec::new();
+        let err = run_script(
+            &mut shell,
+            &format!("COPY (SELECT 'x' AS id, 2 AS extra) TO '{p}' STORED AS DELTA;"),
+            "t",
+            &mut out,
+        )
+        .await
+        .unwrap_err()
+        .1
+        .to_string();
+        assert!(err.contains("'extra' is not in the table"), "{err}");
+        assert!(err.contains("column 'id' is"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn merge_without_keys_on_a_computed_query_is_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t");
+        let mut shell = Shell::offline(PrintFormat::Csv);
+        shell.quiet = true;
+        let mut out = Vec::new();
+        let err = run_script(
+            &mut shell,
+            &format!(
+                "COPY (SELECT 1 AS id) TO '{}' STORED AS DELTA OPTIONS ('mode' 'merge');",
+                p.display()
+            ),
+            "t",
+            &mut out,
+        )
+        .await
+        .unwrap_err()
+        .1
+        .to_string();
+        assert!(err.contains("merge_keys"), "{err}");
+    }
+}

@@ -1,0 +1,386 @@
+//! Result printing to any `io::Write`, so that tests can capture exactly what users see.
+//!
+//! Terminal tables buffer one result (they need every width first); CSV, JSON and NDJSON are
+//! written batch by batch, so a large export through a pipe keeps memory bounded.
+
+use std::fmt;
+use std::io::Write;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use comfy_table::{Cell, ContentArrangement, Table, presets};
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::arrow::{csv, json};
+
+/// Output format, as `--format` and `\format` accept it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrintFormat {
+    /// `table` on a terminal, `csv` otherwise
+    Automatic,
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl PrintFormat {
+    /// Picks the concrete format for a destination; only `Automatic` depends on it.
+    pub fn resolve(self, stdout_is_terminal: bool) -> PrintFormat {
+        match self {
+            PrintFormat::Automatic if stdout_is_terminal => PrintFormat::Table,
+            PrintFormat::Automatic => PrintFormat::Csv,
+            other => other,
+        }
+    }
+}
+
+impl FromStr for PrintFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "automatic" | "auto" => Ok(PrintFormat::Automatic),
+            "table" => Ok(PrintFormat::Table),
+            "csv" => Ok(PrintFormat::Csv),
+            "json" => Ok(PrintFormat::Json),
+            "ndjson" => Ok(PrintFormat::Ndjson),
+            other => Err(format!(
+                "unknown format '{other}': expected table, csv, json, ndjson or automatic"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for PrintFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PrintFormat::Automatic => "automatic",
+            PrintFormat::Table => "table",
+            PrintFormat::Csv => "csv",
+            PrintFormat::Json => "json",
+            PrintFormat::Ndjson => "ndjson",
+        })
+    }
+}
+
+/// Longest cell shown in a terminal table; message bodies can be many KB of HTML and would
+/// make every row unreadable. CSV/JSON output is never truncated.
+const MAX_CELL_CHARS: usize = 80;
+
+fn table_format_options() -> FormatOptions<'static> {
+    FormatOptions::default().with_null("NULL")
+}
+
+/// Writes one query result; call `write_batch` for each batch and `finish` once.
+pub struct ResultPrinter<'a> {
+    format: PrintFormat,
+    schema: SchemaRef,
+    out: &'a mut dyn Write,
+    buffered: Vec<RecordBatch>,
+    json: Option<json::ArrayWriter<Vec<u8>>>,
+    csv_header_written: bool,
+    rows: usize,
+}
+
+impl<'a> ResultPrinter<'a> {
+    /// `format` must be resolved (not `Automatic`); `Automatic` is treated as `table`.
+    pub fn new(format: PrintFormat, schema: SchemaRef, out: &'a mut dyn Write) -> Self {
+        Self {
+            format,
+            schema,
+            out,
+            buffered: Vec::new(),
+            json: None,
+            csv_header_written: false,
+            rows: 0,
+        }
+    }
+
+    pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        self.rows += batch.num_rows();
+        match self.format {
+            PrintFormat::Automatic | PrintFormat::Table => {
+                if batch.num_rows() > 0 {
+                    self.buffered.push(batch.clone());
+                }
+            }
+            PrintFormat::Csv => {
+                let flat = nested_columns_as_json(batch)?;
+                let mut writer = csv::WriterBuilder::new()
+                    .with_header(!self.csv_header_written)
+                    .build(&mut *self.out);
+                writer.write(&flat)?;
+                self.csv_header_written = true;
+            }
+            PrintFormat::Json => {
+                // The JSON array writer keeps state between batches ("[" once, "," between
+                // rows); it writes into a buffer that is flushed to `out` after each batch.
+                let writer = self.json.get_or_insert_with(|| {
+                    json::WriterBuilder::new()
+                        .with_explicit_nulls(true)
+                        .build::<_, json::writer::JsonArray>(Vec::new())
+                });
+                writer.write(batch)?;
+                let buf = std::mem::take(writer.get_mut());
+                self.out.write_all(&buf)?;
+            }
+            PrintFormat::Ndjson => {
+                let mut writer = json::WriterBuilder::new()
+                    .with_explicit_nulls(true)
+                    .build::<_, json::writer::LineDelimited>(&mut *self.out);
+                writer.write(batch)?;
+                writer.finish()?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<usize, ArrowError> {
+        match self.format {
+            PrintFormat::Automatic | PrintFormat::Table => {
+                let table = render_table(&self.schema, &self.buffered)?;
+                writeln!(self.out, "{table}")?;
+            }
+            PrintFormat::Csv => {
+                if !self.csv_header_written {
+                    // An empty result still tells a pipe which columns it would have had.
+                    let empty = RecordBatch::new_empty(Arc::clone(&self.schema));
+                    let flat = nested_columns_as_json(&empty)?;
+                    csv::WriterBuilder::new()
+                        .with_header(true)
+                        .build(&mut *self.out)
+                        .write(&flat)?;
+                }
+            }
+            PrintFormat::Json => {
+                let mut writer = self.json.take().unwrap_or_else(|| {
+                    json::WriterBuilder::new().build::<_, json::writer::JsonArray>(Vec::new())
+                });
+                writer.finish()?;
+                self.out.write_all(writer.get_ref())?;
+                writeln!(self.out)?;
+            }
+            PrintFormat::Ndjson => {}
+        }
+        self.out.flush()?;
+        Ok(self.rows)
+    }
+}
+
+/// Renders batches as an aligned table; nested values appear as `{field: value}` and
+/// `[a, b]`, long values are cut with an ellipsis.
+pub fn render_table(schema: &Schema, batches: &[RecordBatch]) -> Result<String, ArrowError> {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::ASCII_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    table.set_header(schema.fields().iter().map(|f| Cell::new(f.name())));
+    let options = table_format_options();
+    for batch in batches {
+        let formatters = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<Result<Vec<_>, _>>()?;
+        for row in 0..batch.num_rows() {
+            table.add_row(
+                formatters
+                    .iter()
+                    .map(|f| Cell::new(truncate_cell(&f.value(row).to_string()))),
+            );
+        }
+    }
+    Ok(table.to_string())
+}
+
+fn truncate_cell(s: &str) -> String {
+    // Newlines inside a cell would break the table's alignment.
+    let one_line: String = s
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
+    if one_line.chars().count() <= MAX_CELL_CHARS {
+        one_line
+    } else {
+        let mut cut: String = one_line.chars().take(MAX_CELL_CHARS - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+fn is_nested(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Struct(_)
+            | DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::FixedSizeList(_, _)
+            | DataType::ListView(_)
+            | DataType::LargeListView(_)
+            | DataType::Map(_, _)
+            | DataType::Union(_, _)
+    )
+}
+
+/// CSV has no nested values: struct and list columns are written as JSON text instead,
+/// which spreadsheet users and `jq` alike can still take apart.
+pub fn nested_columns_as_json(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let schema = batch.schema();
+    if !schema.fields().iter().any(|f| is_nested(f.data_type())) {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if is_nested(field.data_type()) {
+            fields.push(Field::new(field.name(), DataType::Utf8, true));
+            columns.push(Arc::new(column_as_json(field, column)?));
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(Arc::clone(column));
+        }
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+}
+
+fn column_as_json(field: &Field, column: &ArrayRef) -> Result<StringArray, ArrowError> {
+    let one = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new(
+            "v",
+            field.data_type().clone(),
+            true,
+        )])),
+        vec![Arc::clone(column)],
+    )?;
+    let mut writer = json::LineDelimitedWriter::new(Vec::new());
+    writer.write(&one)?;
+    writer.finish()?;
+    let text = writer.into_inner();
+    let text = String::from_utf8(text).map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+    let mut values = Vec::with_capacity(column.len());
+    for line in text.lines() {
+        let row: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+        values.push(row.get("v").map(|v| v.to_string()));
+    }
+    if values.len() != column.len() {
+        return Err(ArrowError::ComputeError(format!(
+            "JSON encoding of column {} gave {} rows for {}",
+            field.name(),
+            values.len(),
+            column.len()
+        )));
+    }
+    Ok(StringArray::from(values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, ListBuilder, StringBuilder};
+
+    fn sample() -> RecordBatch {
+        let mut roles = ListBuilder::new(StringBuilder::new());
+        roles.values().append_value("owner");
+        roles.append(true);
+        roles.append(false);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, true),
+            Field::new(
+                "roles",
+                DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+                true,
+            ),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec![Some("a,b"), None])),
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(roles.finish()),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn print(format: PrintFormat, batch: &RecordBatch) -> String {
+        let mut out = Vec::new();
+        let mut p = ResultPrinter::new(format, batch.schema(), &mut out);
+        p.write_batch(batch).unwrap();
+        assert_eq!(p.finish().unwrap(), batch.num_rows());
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn csv_quotes_and_writes_lists_as_json() {
+        let text = print(PrintFormat::Csv, &sample());
+        assert_eq!(text, "name,n,roles\n\"a,b\",1,\"[\"\"owner\"\"]\"\n,2,\n");
+    }
+
+    #[test]
+    fn json_is_one_array_with_explicit_nulls() {
+        let text = print(PrintFormat::Json, &sample());
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!([
+                {"name": "a,b", "n": 1, "roles": ["owner"]},
+                {"name": null, "n": 2, "roles": null}
+            ])
+        );
+    }
+
+    #[test]
+    fn json_of_two_batches_is_one_array() {
+        let b = sample();
+        let mut out = Vec::new();
+        let mut p = ResultPrinter::new(PrintFormat::Json, b.schema(), &mut out);
+        p.write_batch(&b).unwrap();
+        p.write_batch(&b).unwrap();
+        p.finish().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v.as_array().map(|a| a.len()), Some(4));
+    }
+
+    #[test]
+    fn ndjson_is_one_object_per_line() {
+        let text = print(PrintFormat::Ndjson, &sample());
+        let lines: Vec<_> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0], r#"{"name":"a,b","n":1,"roles":["owner"]}"#);
+    }
+
+    #[test]
+    fn table_shows_nulls_and_lists_readably() {
+        let text = print(PrintFormat::Table, &sample());
+        assert!(text.contains("| name | n | roles   |"), "{text}");
+        assert!(text.contains("[owner]"), "{text}");
+        assert!(text.contains("NULL"), "{text}");
+    }
+
+    #[test]
+    fn empty_results_keep_their_shape() {
+        let empty = RecordBatch::new_empty(sample().schema());
+        assert_eq!(print(PrintFormat::Csv, &empty), "name,n,roles\n");
+        assert_eq!(print(PrintFormat::Json, &empty).trim(), "[]");
+        assert_eq!(print(PrintFormat::Ndjson, &empty), "");
+    }
+
+    #[test]
+    fn long_cells_are_cut_in_tables_only() {
+        let long = "x".repeat(200);
+        assert_eq!(truncate_cell(&long).chars().count(), MAX_CELL_CHARS);
+        assert_eq!(truncate_cell("a\nb"), "a b");
+    }
+
+    #[test]
+    fn automatic_depends_on_terminal() {
+        assert_eq!(PrintFormat::Automatic.resolve(true), PrintFormat::Table);
+        assert_eq!(PrintFormat::Automatic.resolve(false), PrintFormat::Csv);
+        assert_eq!(PrintFormat::Json.resolve(true), PrintFormat::Json);
+        assert_eq!("NDJSON".parse::<PrintFormat>(), Ok(PrintFormat::Ndjson));
+    }
+}

@@ -1,0 +1,110 @@
+//! The interactive loop: rustyline with history, completion and multi-line input.
+
+use std::io::Write;
+use std::sync::{Arc, RwLock};
+
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{Config, Editor};
+
+use crate::error::{Result, ShellError};
+use crate::exec::{Flow, Shell};
+use crate::helper::{Names, ShellHelper};
+use crate::history;
+use crate::script;
+
+const PROMPT: &str = "teams-sql> ";
+
+pub async fn run(shell: &mut Shell) -> Result<()> {
+    let config = Config::builder()
+        .auto_add_history(false)
+        .max_history_size(10_000)?
+        .build();
+    let names: Names = Arc::new(RwLock::new(shell.completion_names().await));
+    let mut rl: Editor<ShellHelper, FileHistory> = Editor::with_config(config)?;
+    rl.set_helper(Some(ShellHelper::new(Arc::clone(&names))));
+
+    let history_path = history::history_path();
+    if let Some(path) = &history_path {
+        match history::prepare(path) {
+            Ok(()) => {
+                // A missing or empty file is normal on first start.
+                let _ = rl.load_history(path);
+            }
+            Err(e) => eprintln!("warning: history disabled ({}: {e})", path.display()),
+        }
+    }
+
+    match shell.connection() {
+        Some(c) => eprintln!(
+            "teams-sql {} · tenant {} · \\? for help, \\q to quit",
+            env!("CARGO_PKG_VERSION"),
+            c.tenant_id
+        ),
+        None => eprintln!("teams-sql {} (no tenant)", env!("CARGO_PKG_VERSION")),
+    }
+
+    let mut stdout = std::io::stdout();
+    loop {
+        match rl.readline(PROMPT) {
+            Ok(input) => {
+                if input.trim().is_empty() {
+                    continue;
+                }
+                if !history::may_contain_secret(&input) {
+                    let _ = rl.add_history_entry(input.trim_end());
+                }
+                if run_input(shell, &input, &mut stdout).await == Flow::Quit {
+                    break;
+                }
+                let fresh = shell.completion_names().await;
+                if let Ok(mut n) = names.write() {
+                    *n = fresh;
+                }
+            }
+            Err(ReadlineError::Interrupted) => {
+                // Ctrl-C at the prompt discards the line being typed, as in psql.
+                eprintln!("^C");
+            }
+            Err(ReadlineError::Eof) => {
+                eprintln!("\\q");
+                break;
+            }
+            Err(e) => {
+                save(&mut rl, history_path.as_deref());
+                return Err(ShellError::Readline(e));
+            }
+        }
+    }
+    save(&mut rl, history_path.as_deref());
+    Ok(())
+}
+
+/// Runs every statement of one REPL entry; errors are printed and the REPL goes on.
+async fn run_input(shell: &mut Shell, input: &str, out: &mut dyn Write) -> Flow {
+    let split = script::split(input);
+    for stmt in split.statements.into_iter().chain(split.rest) {
+        match shell.run(&stmt, out).await {
+            Ok(Flow::Quit) => return Flow::Quit,
+            Ok(Flow::Continue) => {}
+            Err(ShellError::Cancelled) => {
+                eprintln!("^C query cancelled");
+                return Flow::Continue;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Flow::Continue;
+            }
+        }
+    }
+    Flow::Continue
+}
+
+fn save(rl: &mut Editor<ShellHelper, FileHistory>, path: Option<&std::path::Path>) {
+    if let Some(path) = path {
+        if let Err(e) = rl.save_history(path) {
+            eprintln!("warning: cannot save history to {}: {e}", path.display());
+        }
+        let _ = history::restrict(path);
+    }
+}

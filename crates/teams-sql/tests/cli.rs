@@ -1,0 +1,271 @@
+//! End-to-end tests of the `teams-sql` binary against a simulated tenant: the same flags,
+//! environment variables and terminal a user has, with the simulator's ground truth as oracle.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::Stdio;
+
+use common::{Tenant, csv_rows, isolated_command, stderr_of, stdout_of};
+
+fn ground_truth_messages(t: &Tenant) -> BTreeSet<(String, String, String)> {
+    let sim = t.sim();
+    let mut out = BTreeSet::new();
+    for team in sim.team_ids() {
+        for ch in sim.channels(&team) {
+            let cid = ch["id"].as_str().unwrap().to_string();
+            for m in sim.messages(&team, &cid) {
+                out.insert((
+                    team.clone(),
+                    cid.clone(),
+                    m["id"].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn triples(csv: &str) -> BTreeSet<(String, String, String)> {
+    csv.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[1].to_string(), f[2].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn c_queries_match_ground_truth() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let sim = t.sim();
+
+    let ids = t.csv(dir.path(), "SELECT id FROM teams ORDER BY id");
+    let mut expected: Vec<String> = sim.team_ids();
+    expected.sort();
+    assert_eq!(csv_rows(&ids), expected);
+
+    let per_team = t.csv(
+        dir.path(),
+        "SELECT team_id, count(*) AS n FROM channels GROUP BY team_id",
+    );
+    let expected: Vec<String> = {
+        let mut v: Vec<String> = sim
+            .team_ids()
+            .iter()
+            .map(|id| format!("{id},{}", sim.channels(id).len()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(csv_rows(&per_team), expected);
+
+    let msgs = t.csv(dir.path(), "SELECT team_id, channel_id, id FROM messages");
+    assert_eq!(triples(&msgs), ground_truth_messages(&t));
+
+    let mut replies = 0usize;
+    for (team, ch, id) in ground_truth_messages(&t) {
+        replies += sim.replies(&team, &ch, &id).len();
+    }
+    let n = t.csv(dir.path(), "SELECT count(*) AS n FROM message_replies");
+    assert_eq!(n, format!("n\n{replies}\n"));
+}
+
+#[test]
+fn repeated_c_and_ndjson_output_keep_stdout_for_data() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let out = t.run(
+        dir.path(),
+        &[
+            "--format",
+            "ndjson",
+            "-c",
+            "SELECT id, display_name FROM teams ORDER BY id",
+            "-c",
+            "SELECT count(*) AS n FROM members",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let sim = t.sim();
+    let mut teams = sim.teams();
+    teams.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    let lines: Vec<serde_json::Value> = stdout_of(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), teams.len() + 1);
+    for (line, team) in lines.iter().zip(&teams) {
+        assert_eq!(line["id"], team["id"]);
+        assert_eq!(line["display_name"], team["displayName"]);
+    }
+    let members: usize = sim.team_ids().iter().map(|t| sim.members(t).len()).sum();
+    assert_eq!(lines[teams.len()]["n"], serde_json::json!(members));
+    // Summaries are on stderr, one per statement, with the Graph request line.
+    let err = stderr_of(&out);
+    assert_eq!(err.matches("graph: ").count(), 2, "{err}");
+    assert!(err.contains(&format!("{} rows in", teams.len())), "{err}");
+}
+
+#[test]
+fn stdin_script_runs_when_not_a_terminal() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = t
+        .command(dir.path())
+        .args(["--format", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"-- count members\nSELECT count(*) AS n\nFROM members;\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let sim = t.sim();
+    let members: usize = sim.team_ids().iter().map(|t| sim.members(t).len()).sum();
+    assert_eq!(stdout_of(&out), format!("n\n{members}\n"));
+}
+
+#[test]
+fn failing_statement_in_file_stops_with_its_line_and_nonzero_exit() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("script.sql");
+    std::fs::write(
+        &file,
+        "-- first a good one\nSELECT count(*) AS n FROM teams;\n\nSELECT no_such_column\nFROM teams;\nSELECT 42 AS never;\n",
+    )
+    .unwrap();
+    let out = t.run(
+        dir.path(),
+        &["--format", "csv", "-f", file.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("script.sql, line 4"), "{err}");
+    assert!(err.contains("no_such_column"), "{err}");
+    let stdout = stdout_of(&out);
+    assert_eq!(stdout, format!("n\n{}\n", t.sim().team_ids().len()));
+}
+
+#[test]
+fn missing_credentials_say_what_to_set() {
+    let home = tempfile::tempdir().unwrap();
+    let out = isolated_command(home.path(), home.path())
+        .env("AZURE_CLIENT_ID", "0c8e5b7d-1f24-4a6b-9e3c-7d2a5f8b1e60")
+        .args(["-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(err.contains("AZURE_TENANT_ID"), "{err}");
+    assert!(err.contains("AZURE_CLIENT_SECRET"), "{err}");
+    assert!(!err.contains("AZURE_CLIENT_ID (or"), "{err}");
+    assert!(err.contains("README"), "{err}");
+    assert!(err.contains("--demo"), "{err}");
+}
+
+#[test]
+fn profile_supplies_the_connection_and_conn_never_shows_the_secret() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let server = t.server.as_ref().unwrap();
+    let config = dir.path().join("teams-sql.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[profiles.sim]\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret_env = \"SIM_APP_SECRET\"\ngraph_endpoint = \"{}\"\nauthority_host = \"{}\"\n",
+            graph_sim::DEFAULT_TENANT_ID,
+            graph_sim::DEFAULT_CLIENT_ID,
+            server.graph_url(),
+            server.authority_url()
+        ),
+    )
+    .unwrap();
+    let out = isolated_command(t.home.path(), dir.path())
+        .env("SIM_APP_SECRET", graph_sim::DEFAULT_CLIENT_SECRET)
+        .args(["--config", config.to_str().unwrap(), "--profile", "sim"])
+        .args([
+            "--format",
+            "csv",
+            "-c",
+            "\\conn",
+            "-c",
+            "SELECT count(*) AS n FROM teams",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = stdout_of(&out);
+    assert!(stdout.contains(graph_sim::DEFAULT_TENANT_ID), "{stdout}");
+    assert!(stdout.contains("profile 'sim'"), "{stdout}");
+    assert!(stdout.contains("SIM_APP_SECRET"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("n\n{}\n", t.sim().team_ids().len())),
+        "{stdout}"
+    );
+    let all = format!("{stdout}{}", stderr_of(&out));
+    assert!(!all.contains(graph_sim::DEFAULT_CLIENT_SECRET), "{all}");
+}
+
+#[test]
+fn describe_shows_key_and_pushdown_columns() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let out = t.csv(dir.path(), "\\d messages");
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        rows[0],
+        "column_name,data_type,nullable,primary_key,pushdown"
+    );
+    let team_id = rows.iter().find(|r| r.starts_with("team_id,")).unwrap();
+    assert!(team_id.contains("1 of 3"), "{team_id}");
+    assert!(team_id.ends_with(",exact"), "{team_id}");
+    let id = rows.iter().find(|r| r.starts_with("id,")).unwrap();
+    assert!(id.contains("3 of 3"), "{id}");
+    let tables = t.csv(dir.path(), "\\d");
+    for name in [
+        "teams",
+        "channels",
+        "members",
+        "messages",
+        "message_replies",
+    ] {
+        assert!(tables.contains(&format!("teams,{name},")), "{tables}");
+    }
+}
+
+#[test]
+fn cloud_destinations_without_support_fail_clearly() {
+    if cfg!(feature = "s3") {
+        return;
+    }
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    for target in ["s3://bucket/teams", "s3://bucket/teams.parquet"] {
+        let format = if target.ends_with(".parquet") {
+            "PARQUET"
+        } else {
+            "DELTA"
+        };
+        let out = t.run(
+            dir.path(),
+            &[
+                "-c",
+                &format!("COPY teams TO '{target}' STORED AS {format}"),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr_of(&out);
+        assert!(err.contains("--features s3"), "{err}");
+    }
+}

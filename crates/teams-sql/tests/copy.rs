@@ -1,0 +1,199 @@
+//! COPY from the binary, read back in this process with DataFusion (Parquet) and deltalake
+//! (Delta), compared with what the same query returns.
+
+mod common;
+
+use common::{Tenant, stderr_of, stdout_of};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+
+fn to_csv(batches: &[RecordBatch]) -> String {
+    let mut out = Vec::new();
+    {
+        let mut w = datafusion::arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut out);
+        for b in batches {
+            w.write(b).unwrap();
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+const KEY_QUERY: &str = "SELECT team_id, channel_id, id, body['content'] AS content, \
+                         last_modified_date_time FROM {t} ORDER BY team_id, channel_id, id";
+
+fn query(t: &str) -> String {
+    KEY_QUERY.replace("{t}", t)
+}
+
+async fn read_delta(path: &std::path::Path, sql_on_d: &str) -> String {
+    let url = deltalake::ensure_table_uri(path.to_str().unwrap()).unwrap();
+    let table = deltalake::open_table(url).await.unwrap();
+    let ctx = SessionContext::new();
+    table.update_datafusion_session(&ctx.state()).unwrap();
+    ctx.register_table("d", table.table_provider().await.unwrap())
+        .unwrap();
+    let batches = ctx.sql(sql_on_d).await.unwrap().collect().await.unwrap();
+    to_csv(&batches)
+}
+
+async fn delta_version(path: &std::path::Path) -> Option<u64> {
+    let url = deltalake::ensure_table_uri(path.to_str().unwrap()).unwrap();
+    deltalake::open_table(url).await.unwrap().version()
+}
+
+#[test]
+fn copy_to_parquet_reads_back_equal() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out").join("messages.parquet");
+    let out = t.run(
+        dir.path(),
+        &[
+            "--format",
+            "csv",
+            "-c",
+            "COPY messages TO 'out/messages.parquet' STORED AS PARQUET OPTIONS ('compression' 'zstd(3)')",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let expected = t.csv(dir.path(), &query("messages"));
+    let back = t.rt.block_on(async {
+        let ctx = SessionContext::new();
+        ctx.register_parquet("m", file.to_str().unwrap(), ParquetReadOptions::default())
+            .await
+            .unwrap();
+        to_csv(&ctx.sql(&query("m")).await.unwrap().collect().await.unwrap())
+    });
+    assert_eq!(back, expected);
+    assert!(expected.lines().count() > 10, "{expected}");
+}
+
+#[test]
+fn copy_to_delta_append_overwrite_and_idempotent_merge() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out").join("messages");
+    let copy = |mode: &str| {
+        let out = t.run(
+            dir.path(),
+            &[
+                "--format",
+                "csv",
+                "-q",
+                "-c",
+                &format!(
+                    "COPY messages TO 'out/messages' STORED AS DELTA OPTIONS ('mode' '{mode}')"
+                ),
+            ],
+        );
+        assert!(out.status.success(), "{mode}: {}", stderr_of(&out));
+        stdout_of(&out)
+    };
+    let count = |t: &Tenant| -> String {
+        t.rt.block_on(read_delta(&path, "SELECT count(*) AS n FROM d"))
+    };
+    let expected = t.csv(dir.path(), &query("messages"));
+    let n = expected.lines().count() - 1;
+
+    let first = copy("append");
+    assert!(first.contains(&format!(",append,{n},")), "{first}");
+    copy("append");
+    assert_eq!(count(&t), format!("n\n{}\n", 2 * n));
+
+    let over = copy("overwrite");
+    assert!(over.contains(&format!(",overwrite,{n},")), "{over}");
+    assert_eq!(count(&t), format!("n\n{n}\n"));
+    assert_eq!(t.rt.block_on(read_delta(&path, &query("d"))), expected);
+
+    // Change the tenant: one edit, one new post. A merge applies exactly that.
+    let sim = t.sim();
+    let team = sim.team_ids()[0].clone();
+    let channel = sim.channels(&team)[0]["id"].as_str().unwrap().to_string();
+    let target = sim
+        .messages(&team, &channel)
+        .iter()
+        .find(|m| m["deletedDateTime"].is_null() && m["messageType"] == "message")
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .unwrap();
+    sim.advance(chrono::Duration::minutes(5));
+    sim.edit_message(
+        &team,
+        &channel,
+        &target,
+        None,
+        "<p>edited for the merge test</p>",
+    )
+    .unwrap();
+    sim.post_message(&team, &channel, "<p>new after export</p>")
+        .unwrap();
+
+    let merged = copy("merge");
+    assert!(merged.contains(",merge,2,1,1,"), "{merged}");
+    let after = t.csv(dir.path(), &query("messages"));
+    assert_eq!(t.rt.block_on(read_delta(&path, &query("d"))), after);
+    assert!(after.contains("edited for the merge test"));
+
+    // Nothing changed since: a second merge writes nothing and makes no new version.
+    let version = t.rt.block_on(delta_version(&path));
+    let again = copy("merge");
+    assert!(again.contains(",merge,0,0,0,"), "{again}");
+    assert_eq!(t.rt.block_on(delta_version(&path)), version);
+    assert_eq!(t.rt.block_on(read_delta(&path, &query("d"))), after);
+}
+
+#[test]
+fn delta_schema_mismatch_is_a_clear_error_and_writes_nothing() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let first = t.run(
+        dir.path(),
+        &[
+            "-c",
+            "COPY (SELECT id, display_name FROM teams) TO 'out/t' STORED AS DELTA",
+        ],
+    );
+    assert!(first.status.success(), "{}", stderr_of(&first));
+    let path = dir.path().join("out").join("t");
+    let version = t.rt.block_on(delta_version(&path));
+    let out = t.run(
+        dir.path(),
+        &[
+            "-c",
+            "COPY (SELECT id, visibility FROM teams) TO 'out/t' STORED AS DELTA",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("'visibility' is not in the table"), "{err}");
+    assert!(
+        err.contains("'display_name' is missing from the query"),
+        "{err}"
+    );
+    assert_eq!(t.rt.block_on(delta_version(&path)), version);
+}
+
+#[test]
+fn merge_key_defaults_to_the_primary_key_of_a_plain_scan() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "COPY (SELECT team_id, id, display_name FROM channels WHERE membership_type <> 'x') \
+               TO 'out/c' STORED AS DELTA OPTIONS ('mode' 'merge', 'partition_by' 'team_id')";
+    for expected in [",merge,", ",merge,0,0,0,"] {
+        let out = t.run(dir.path(), &["--format", "csv", "-q", "-c", sql]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert!(stdout_of(&out).contains(expected), "{}", stdout_of(&out));
+    }
+    let n: usize = t
+        .sim()
+        .team_ids()
+        .iter()
+        .map(|id| t.sim().channels(id).len())
+        .sum();
+    let path = dir.path().join("out").join("c");
+    assert_eq!(
+        t.rt.block_on(read_delta(&path, "SELECT count(*) AS n FROM d")),
+        format!("n\n{n}\n")
+    );
+}

@@ -1,0 +1,100 @@
+//! The interactive shell through a pseudo-terminal: multi-line input, commands, history
+//! hygiene and Ctrl-C cancelling a running query without leaving the shell.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Pty, Tenant};
+use graph_sim::SimConfig;
+
+const T: Duration = Duration::from_secs(60);
+
+#[test]
+fn repl_session_with_history_that_holds_no_secret() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let mut pty = Pty::spawn(t.command(dir.path()));
+    pty.expect("teams-sql> ", T);
+
+    // A statement over two lines runs once the `;` arrives.
+    pty.send("SELECT count(*) AS team_count\r");
+    pty.send("FROM teams;\r");
+    let out = pty.expect("rows in", T);
+    let n = t.sim().team_ids().len();
+    assert!(out.contains("team_count"), "{out}");
+    assert!(out.contains(&format!("| {n} ")), "{out}");
+    pty.expect("teams-sql> ", T);
+
+    // Output markers rather than the prompt: rustyline redraws the prompt while a line is typed.
+    pty.send("\\d messages\r");
+    let out = pty.expect("3 of 3", T);
+    assert!(out.contains("1 of 3"), "{out}");
+
+    pty.send("\\conn\r");
+    let out = pty.expect("settings from", T);
+    assert!(out.contains(graph_sim::DEFAULT_TENANT_ID), "{out}");
+
+    pty.send("\\format json\r");
+    pty.expect("output format is json", T);
+    pty.send("SELECT 'my client_secret is hunter2' AS s;\r");
+    pty.expect("hunter2\"}]", T);
+    pty.send("SELECT 'p' AS password_note;\r");
+    pty.expect("password_note", T);
+
+    pty.send("\\q\r");
+    assert!(pty.wait(T).success());
+    assert!(!pty.all_output().contains(graph_sim::DEFAULT_CLIENT_SECRET));
+
+    let history = std::fs::read_to_string(t.history_file()).unwrap();
+    assert!(history.contains("FROM teams;"), "{history}");
+    assert!(history.contains("\\d messages"), "{history}");
+    assert!(!history.contains("hunter2"), "{history}");
+    assert!(
+        !history.to_ascii_lowercase().contains("password"),
+        "{history}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(t.history_file())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn ctrl_c_cancels_the_running_query_and_stops_its_requests() {
+    // Slow enough that a full scan of the replies takes many seconds: one request per second
+    // per channel (Microsoft's limit) and real latency.
+    let cfg = SimConfig {
+        teams: 3,
+        channels_per_team: 3,
+        messages_per_channel: 300,
+        latency_ms: (200, 300),
+        throttle_scale: Some(1.0),
+        ..SimConfig::for_tests()
+    };
+    let t = Tenant::start(cfg);
+    let dir = tempfile::tempdir().unwrap();
+    let mut pty = Pty::spawn(t.command(dir.path()));
+    pty.expect("teams-sql> ", T);
+
+    pty.send("SELECT count(*) FROM message_replies;\r");
+    std::thread::sleep(Duration::from_millis(1500));
+    pty.send("\x03");
+    pty.expect("query cancelled", Duration::from_secs(10));
+    pty.expect("teams-sql> ", T);
+
+    // No Graph request is started after the cancel settles.
+    std::thread::sleep(Duration::from_millis(800));
+    let before = t.sim().counters().total();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(t.sim().counters().total(), before);
+
+    // The shell is still usable.
+    pty.send("SELECT 40 + 2 AS answer;\r");
+    let out = pty.expect("rows in", T);
+    assert!(out.contains("42"), "{out}");
+    pty.send("\\q\r");
+    assert!(pty.wait(T).success());
+}
