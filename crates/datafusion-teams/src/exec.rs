@@ -1,0 +1,176 @@
+//! The scan node. EXPLAIN shows the pushed filters and the request plan; EXPLAIN ANALYZE the
+//! Graph requests, pages, rows, bytes, retries, 429s, throttle wait and skipped children.
+//!
+//! Execution spawns one producer per partition that pulls row chunks from the sources, decodes
+//! them into batches of at most the session's batch size and sends them through a bounded
+//! channel (two batches). Memory is therefore a few pages whatever the tenant size, and dropping
+//! the output stream aborts the producer, which drops the Graph streams: no request follows.
+
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    ReplaceChildrenOptions,
+};
+use futures::StreamExt;
+use graph_client::GraphClient;
+use tokio::sync::mpsc::Sender;
+
+use crate::decode::decode_rows;
+use crate::handle::RunState;
+use crate::metrics::ScanMetrics;
+use crate::plan::ScanPlan;
+use crate::scan::Scan;
+use crate::sources;
+
+#[derive(Debug)]
+pub struct TeamsScanExec {
+    plan: Arc<ScanPlan>,
+    client: GraphClient,
+    state: Arc<RunState>,
+    properties: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl TeamsScanExec {
+    pub(crate) fn new(plan: ScanPlan, client: GraphClient, state: Arc<RunState>) -> Self {
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&plan.schema)),
+            // One producer per scan: discovery is shared by all the parents it finds, and the
+            // producer reads `concurrency` teams and channels at once.
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        TeamsScanExec {
+            plan: Arc::new(plan),
+            client,
+            state,
+            properties: Arc::new(properties),
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+
+    /// The request plan (for tests and tools).
+    pub fn describe(&self) -> String {
+        self.plan.to_string()
+    }
+}
+
+impl DisplayAs for TeamsScanExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        match t {
+            DisplayFormatType::TreeRender => write!(f, "table={}", self.plan.table),
+            _ => write!(f, "TeamsScanExec: {}", self.plan),
+        }
+    }
+}
+
+impl ExecutionPlan for TeamsScanExec {
+    fn name(&self) -> &str {
+        "TeamsScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let (client, stats) = self.client.scoped();
+        let scan = Arc::new(Scan {
+            plan: Arc::clone(&self.plan),
+            client,
+            state: Arc::clone(&self.state),
+            metrics: ScanMetrics::new(&self.metrics, partition, stats),
+        });
+        let batch_size = context.session_config().batch_size().max(1);
+        let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.plan.schema), 2);
+        let tx = builder.tx();
+        builder.spawn(produce(scan, tx, batch_size));
+        Ok(builder.build())
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+}
+
+async fn produce(
+    scan: Arc<Scan>,
+    tx: Sender<Result<RecordBatch>>,
+    batch_size: usize,
+) -> Result<()> {
+    let schema: SchemaRef = Arc::clone(&scan.plan.schema);
+    let table = scan.plan.table;
+    let mut remaining = scan.plan.limit;
+    let mut rows = sources::rows(&scan);
+    while remaining != Some(0) {
+        let Some(chunk) = rows.next().await else {
+            break;
+        };
+        let mut chunk = chunk.map_err(DataFusionError::from)?;
+        if let Some(r) = remaining {
+            chunk.truncate(r);
+        }
+        let n = chunk.len();
+        for piece in chunk.chunks(batch_size) {
+            let batch = {
+                let _timer = scan.metrics.baseline.elapsed_compute().timer();
+                decode_rows(table, &schema, piece)?
+            };
+            scan.metrics.baseline.record_output(batch.num_rows());
+            if tx.send(Ok(batch)).await.is_err() {
+                // The consumer is gone (LIMIT satisfied upstream, query cancelled).
+                return Ok(());
+            }
+        }
+        if let Some(r) = remaining.as_mut() {
+            *r -= n;
+        }
+    }
+    // Dropping the sources here, before reporting, guarantees no request is still in flight.
+    drop(rows);
+    scan.metrics.sync();
+    scan.metrics.baseline.done();
+    Ok(())
+}

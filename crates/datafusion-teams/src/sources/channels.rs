@@ -1,0 +1,107 @@
+//! `channels`: `GET /teams/{id}/channels` per team with `$select` (so the expensive `email` is
+//! only asked for when projected) and `$filter` on membershipType; `GET .../channels/{id}` when
+//! both the team and the channel ids are pushed.
+
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt};
+use graph_client::GraphRequest;
+use graph_client::odata::Filter;
+use serde_json::Value;
+
+use crate::decode::{ParentIds, normalise};
+use crate::discovery;
+use crate::error::TeamsError;
+use crate::scan::{RowStream, Scan, fail};
+use crate::schema::Table;
+
+fn keep(scan: &Scan, item: &Value) -> bool {
+    match &scan.plan.pushdown.ids {
+        None => true,
+        Some(ids) => item
+            .get("id")
+            .and_then(Value::as_str)
+            .is_some_and(|id| ids.contains(id)),
+    }
+}
+
+fn team_rows(scan: &Arc<Scan>, team_id: String) -> RowStream {
+    let p = &scan.plan.pushdown;
+    let cols = scan.plan.select_list();
+    let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
+    if let (Some(ids), Some(_)) = (&p.ids, &p.team_ids) {
+        let reqs: Vec<(String, GraphRequest)> = ids
+            .iter()
+            .map(|id| {
+                (
+                    id.clone(),
+                    GraphRequest::get_channel(&team_id, id).select(&cols),
+                )
+            })
+            .collect();
+        let scan = Arc::clone(scan);
+        return stream::iter(reqs)
+            .map(move |(id, req)| {
+                let scan = Arc::clone(&scan);
+                let team_id = team_id.clone();
+                async move {
+                    let item = scan
+                        .get_one(req, &format!("channel {id} of team {team_id}"))
+                        .await?;
+                    Ok::<_, TeamsError>(
+                        item.filter(|i| keep(&scan, i))
+                            .map(|i| normalise(Table::Channels, i, &ParentIds::team(&team_id)))
+                            .into_iter()
+                            .collect(),
+                    )
+                }
+            })
+            .buffered(scan_concurrency(p.ids.as_ref().map_or(1, |s| s.len())))
+            .boxed();
+    }
+    let mut req = GraphRequest::list_channels(&team_id).select(&cols);
+    if let Some(types) = &p.membership_types {
+        let mut filter: Option<Filter> = None;
+        for t in types {
+            match Filter::eq_str("membershipType", t) {
+                Ok(f) => {
+                    filter = Some(match filter {
+                        Some(g) => g.or(f),
+                        None => f,
+                    })
+                }
+                Err(e) => return fail(TeamsError::option("membership_type", e.to_string())),
+            }
+        }
+        if let Some(f) = filter {
+            req = req.filter(f);
+        }
+    }
+    let s = Arc::clone(scan);
+    scan.child_pages(req, format!("channels of team {team_id}"))
+        .map(move |page| {
+            page.map(|p| {
+                p.items
+                    .into_iter()
+                    .filter(|i| keep(&s, i))
+                    .map(|i| normalise(Table::Channels, i, &ParentIds::team(&team_id)))
+                    .collect()
+            })
+        })
+        .boxed()
+}
+
+fn scan_concurrency(n: usize) -> usize {
+    n.clamp(1, 8)
+}
+
+pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
+    let s = Arc::clone(scan);
+    discovery::team_ids(scan)
+        .map(move |team| match team {
+            Ok(t) => team_rows(&s, t),
+            Err(e) => fail(e),
+        })
+        .flatten_unordered(scan.concurrency())
+        .boxed()
+}

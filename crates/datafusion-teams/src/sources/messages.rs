@@ -1,0 +1,519 @@
+//! `messages` and `message_replies`, from the cheapest documented source (graph-api.md 4.1-4.5):
+//!
+//! - channel listing, `GET .../messages?$expand=replies`: one pass gives root posts and up to
+//!   1000 replies each (`replies@odata.nextLink` beyond), so replies never cost one request per
+//!   message;
+//! - the export API, `GET /teams/{id}/channels/getAllMessages` with a lastModifiedDateTime range,
+//!   for time-bounded queries; refused (402/403) once per run, then the run falls back;
+//! - channel delta with `lastModifiedDateTime gt`, for recent lower bounds (8-month window);
+//!   the documented 400s make the run fall back to the channel listing;
+//! - `GET .../messages/{id}/replies` only when team, channel and parent message are all named.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+use graph_client::odata::Filter;
+use graph_client::{EndpointClass, GraphError, GraphRequest, Page, Scope};
+use serde_json::Value;
+
+use crate::decode::{ParentIds, normalise};
+use crate::discovery;
+use crate::error::TeamsError;
+use crate::filters::Bound;
+use crate::handle::Availability;
+use crate::options::MessageSource;
+use crate::plan::MESSAGES_MAX_TOP;
+use crate::scan::{Failure, PageStream, RowStream, Rows, Scan, fail};
+use crate::schema::Table;
+
+fn replies_table(scan: &Scan) -> bool {
+    scan.plan.table == Table::MessageReplies
+}
+
+fn str_field<'a>(item: &'a Value, key: &str) -> Option<&'a str> {
+    item.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn wanted_parent(scan: &Scan, message_id: &str) -> bool {
+    scan.plan
+        .pushdown
+        .parent_message_ids
+        .as_ref()
+        .is_none_or(|s| s.contains(message_id))
+}
+
+pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
+    let p = &scan.plan.pushdown;
+    if replies_table(scan)
+        && p.parent_message_ids.is_some()
+        && p.channel_ids.is_some()
+        && p.team_ids.is_some()
+    {
+        return replies_by_parent(scan);
+    }
+    let source = match scan.plan.source {
+        MessageSource::Delta if !scan.plan.delta_usable(Utc::now()) => {
+            scan.state.notice(format!(
+                "message_source=delta needs a last_modified_date_time lower bound within the last 8 months (channel delta only returns that window); reading {} from the channel listing instead",
+                scan.plan.table
+            ));
+            MessageSource::Channel
+        }
+        s => s,
+    };
+    let s = Arc::clone(scan);
+    match source {
+        MessageSource::Export => discovery::team_ids(scan)
+            .map(move |team| match team {
+                Ok(t) => export_team(&s, t),
+                Err(e) => fail(e),
+            })
+            .flatten_unordered(scan.concurrency())
+            .boxed(),
+        MessageSource::Delta => per_channel(scan, delta_channel),
+        _ => per_channel(scan, channel_listing),
+    }
+}
+
+fn per_channel(scan: &Arc<Scan>, f: fn(&Arc<Scan>, String, String) -> RowStream) -> RowStream {
+    let s = Arc::clone(scan);
+    discovery::channels(scan)
+        .map(move |pair| match pair {
+            Ok((t, c)) => f(&s, t, c),
+            Err(e) => fail(e),
+        })
+        .flatten_unordered(scan.concurrency())
+        .boxed()
+}
+
+fn message_row(scan: &Scan, item: Value, team: &str, channel: &str) -> Option<Value> {
+    (item.get("@removed").is_none() && scan.in_time_range(&item))
+        .then(|| normalise(Table::Messages, item, &ParentIds::channel(team, channel)))
+}
+
+fn reply_row(scan: &Scan, item: Value, team: &str, channel: &str, parent: &str) -> Option<Value> {
+    (item.get("@removed").is_none() && scan.in_time_range(&item)).then(|| {
+        normalise(
+            Table::MessageReplies,
+            item,
+            &ParentIds::channel(team, channel).with_parent_message(parent),
+        )
+    })
+}
+
+/// Rows of one page of root messages carrying `$expand=replies`: the inline replies, then the
+/// pages behind each `replies@odata.nextLink` (threads of more than 1000 replies).
+fn expanded_page_rows(scan: &Arc<Scan>, page: Page, team: String, channel: String) -> RowStream {
+    if !replies_table(scan) {
+        let rows: Rows = page
+            .items
+            .into_iter()
+            .filter_map(|i| message_row(scan, i, &team, &channel))
+            .collect();
+        return stream::once(futures::future::ready(Ok(rows))).boxed();
+    }
+    let mut inline = Vec::new();
+    let mut more: Vec<(String, String)> = Vec::new();
+    for mut message in page.items {
+        let Some(id) = str_field(&message, "id").map(str::to_string) else {
+            continue;
+        };
+        if !wanted_parent(scan, &id) {
+            continue;
+        }
+        if let Some(link) = str_field(&message, "replies@odata.nextLink") {
+            more.push((id.clone(), link.to_string()));
+        }
+        if let Some(Value::Array(replies)) = message.get_mut("replies").map(Value::take) {
+            inline.extend(
+                replies
+                    .into_iter()
+                    .filter_map(|r| reply_row(scan, r, &team, &channel, &id)),
+            );
+        }
+    }
+    let s = Arc::clone(scan);
+    let first = stream::once(futures::future::ready(Ok(inline)));
+    let rest = stream::iter(more).flat_map(move |(parent, link)| {
+        let s2 = Arc::clone(&s);
+        let (team, channel) = (team.clone(), channel.clone());
+        s.follow_pages(
+            EndpointClass::RepliesList,
+            Scope::channel(team.clone(), channel.clone()),
+            Some(link),
+            format!("replies of message {parent} in channel {channel} of team {team}"),
+        )
+        .map(move |page| {
+            page.map(|p| {
+                p.items
+                    .into_iter()
+                    .filter_map(|r| reply_row(&s2, r, &team, &channel, &parent))
+                    .collect()
+            })
+        })
+    });
+    first.chain(rest).boxed()
+}
+
+fn page_stream_rows(
+    scan: &Arc<Scan>,
+    pages: PageStream,
+    team: String,
+    channel: String,
+) -> RowStream {
+    let s = Arc::clone(scan);
+    pages
+        .flat_map(move |page| match page {
+            Ok(p) => expanded_page_rows(&s, p, team.clone(), channel.clone()),
+            Err(e) => fail(e),
+        })
+        .boxed()
+}
+
+/// `GET /teams/{t}/channels/{c}/messages`, with `$expand=replies` for the replies table.
+fn channel_listing(scan: &Arc<Scan>, team: String, channel: String) -> RowStream {
+    let replies = replies_table(scan);
+    let top = scan
+        .plan
+        .top(Some(MESSAGES_MAX_TOP), !replies)
+        .unwrap_or(MESSAGES_MAX_TOP);
+    let mut req = GraphRequest::list_messages(&team, &channel)
+        .top(top)
+        .prefer_include_unknown_enum_members();
+    if replies {
+        req = req.expand("replies");
+    }
+    let pages = scan.child_pages(req, format!("channel {channel} of team {team}"));
+    page_stream_rows(scan, pages, team, channel)
+}
+
+/// `GET .../messages/{id}/replies` for every named (team, channel, parent message).
+fn replies_by_parent(scan: &Arc<Scan>) -> RowStream {
+    let p = &scan.plan.pushdown;
+    let mut triples = Vec::new();
+    for t in p.team_ids.iter().flatten() {
+        for c in p.channel_ids.iter().flatten() {
+            for m in p.parent_message_ids.iter().flatten() {
+                triples.push((t.clone(), c.clone(), m.clone()));
+            }
+        }
+    }
+    let top = scan
+        .plan
+        .top(Some(MESSAGES_MAX_TOP), true)
+        .unwrap_or(MESSAGES_MAX_TOP);
+    let s = Arc::clone(scan);
+    stream::iter(triples)
+        .map(move |(t, c, m)| {
+            let req = GraphRequest::list_replies(&t, &c, &m)
+                .top(top)
+                .prefer_include_unknown_enum_members();
+            let s2 = Arc::clone(&s);
+            s.child_pages(req, format!("message {m} in channel {c} of team {t}"))
+                .map(move |page| {
+                    page.map(|p| {
+                        p.items
+                            .into_iter()
+                            .filter_map(|r| reply_row(&s2, r, &t, &c, &m))
+                            .collect::<Rows>()
+                    })
+                })
+                .boxed()
+        })
+        .flatten_unordered(scan.concurrency())
+        .boxed()
+}
+
+fn micros_to_datetime(micros: i64) -> Option<DateTime<Utc>> {
+    DateTime::<Utc>::from_timestamp_micros(micros)
+}
+
+/// `gt` value that keeps every row SQL keeps: Graph compares at millisecond precision.
+fn lower_gt(b: Bound) -> Option<DateTime<Utc>> {
+    let floor_ms = b.micros.div_euclid(1000) * 1000;
+    let v = if b.inclusive {
+        floor_ms - 1000
+    } else {
+        floor_ms
+    };
+    micros_to_datetime(v)
+}
+
+/// `lt` value that keeps every row SQL keeps.
+fn upper_lt(b: Bound) -> Option<DateTime<Utc>> {
+    let ceil_ms = (b.micros + 999).div_euclid(1000) * 1000;
+    let v = if b.inclusive { ceil_ms + 1000 } else { ceil_ms };
+    micros_to_datetime(v)
+}
+
+fn time_filter(scan: &Scan, with_upper: bool) -> Result<Option<Filter>, TeamsError> {
+    let range = &scan.plan.pushdown.modified;
+    let mut out: Option<Filter> = None;
+    let bad = |e: graph_client::odata::FilterError| {
+        TeamsError::option("last_modified_date_time", e.to_string())
+    };
+    if let Some(t) = range.lower.and_then(lower_gt) {
+        out = Some(Filter::gt("lastModifiedDateTime", t).map_err(bad)?);
+    }
+    if with_upper && let Some(t) = range.upper.and_then(upper_lt) {
+        let f = Filter::lt("lastModifiedDateTime", t).map_err(bad)?;
+        out = Some(match out {
+            Some(g) => g.and(f),
+            None => f,
+        });
+    }
+    Ok(out)
+}
+
+/// Runs `first` (the first request of a source whose availability is learned once per run),
+/// under the run's lock for that source so concurrent teams or channels do not all probe a
+/// refusing endpoint. `refused` recognises the documented refusal.
+async fn probe(
+    scan: &Arc<Scan>,
+    lock: &tokio::sync::Mutex<Availability>,
+    req: &GraphRequest,
+    refused: fn(&GraphError) -> bool,
+    what: &str,
+) -> Result<Probe, TeamsError> {
+    let mut state = lock.lock().await;
+    match *state {
+        Availability::Refused => return Ok(Probe::Refused(None)),
+        Availability::Available => {
+            drop(state);
+            return match scan.client.get_page(req).await {
+                Ok(page) => Ok(Probe::First(scan.counted(page))),
+                Err(e) => match scan.classify(what, &format!("reading {what}"), e) {
+                    Failure::Skipped => Ok(Probe::Skipped),
+                    Failure::Fatal(e) => Err(e),
+                },
+            };
+        }
+        Availability::Unknown => {}
+    }
+    match scan.client.get_page(req).await {
+        Ok(page) => {
+            *state = Availability::Available;
+            Ok(Probe::First(scan.counted(page)))
+        }
+        Err(e) if refused(&e) => {
+            *state = Availability::Refused;
+            Ok(Probe::Refused(Some(e)))
+        }
+        Err(e) => match scan.classify(what, &format!("reading {what}"), e) {
+            Failure::Skipped => Ok(Probe::Skipped),
+            Failure::Fatal(e) => Err(e),
+        },
+    }
+}
+
+enum Probe {
+    First(Page),
+    /// Refused; `Some` the first time in this run (the caller writes the notice).
+    Refused(Option<GraphError>),
+    Skipped,
+}
+
+fn export_refused(e: &GraphError) -> bool {
+    matches!(e, GraphError::ExportUnavailable { .. })
+}
+
+fn delta_refused(e: &GraphError) -> bool {
+    matches!(e, GraphError::DeltaUnsupported { .. })
+        || (e.status() == Some(400) && !matches!(e, GraphError::Throttled { .. }))
+}
+
+/// Where a team's messages come from once the export API is refused.
+fn export_fallback(scan: &Arc<Scan>, team: String) -> RowStream {
+    let use_delta = scan.plan.options.message_source == MessageSource::Auto
+        && scan.plan.delta_usable(Utc::now());
+    let s = Arc::clone(scan);
+    discovery::team_channels(scan, team)
+        .map(move |pair| match pair {
+            Ok((t, c)) if use_delta => delta_channel(&s, t, c),
+            Ok((t, c)) => channel_listing(&s, t, c),
+            Err(e) => fail(e),
+        })
+        .flatten_unordered(scan.concurrency())
+        .boxed()
+}
+
+/// Export API rows of one team: root posts and replies mixed, channel from `channelIdentity`.
+fn export_team(scan: &Arc<Scan>, team: String) -> RowStream {
+    let top = scan.plan.top(None, false).unwrap_or(MESSAGES_MAX_TOP);
+    let mut req = GraphRequest::get_all_messages(&team)
+        .top(top)
+        .prefer_include_unknown_enum_members();
+    match time_filter(scan, true) {
+        Ok(Some(f)) => req = req.filter(f),
+        Ok(None) => {}
+        Err(e) => return fail(e),
+    }
+    let s = Arc::clone(scan);
+    stream::once(async move {
+        let what = format!("messages of team {team} (export API)");
+        match probe(&s, &s.state.export, &req, export_refused, &what).await {
+            Err(e) => fail(e),
+            Ok(Probe::Skipped) => stream::empty().boxed(),
+            Ok(Probe::Refused(first)) => {
+                if let Some(e) = first {
+                    s.state.notice(format!(
+                        "{e}; reading messages from the channel listing{} for the rest of this run",
+                        if s.plan.delta_usable(Utc::now())
+                            && s.plan.options.message_source == MessageSource::Auto
+                        {
+                            " and channel delta"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+                export_fallback(&s, team)
+            }
+            Ok(Probe::First(page)) => {
+                let next = page.next_link.clone();
+                let rest = s.follow_pages(
+                    EndpointClass::GetAllMessages,
+                    Scope::team(team.clone()),
+                    next,
+                    what,
+                );
+                let s2 = Arc::clone(&s);
+                stream::once(futures::future::ready(Ok(page)))
+                    .chain(rest)
+                    .map(move |page| page.map(|p| export_rows(&s2, p, &team)))
+                    .boxed()
+            }
+        }
+    })
+    .flatten()
+    .boxed()
+}
+
+fn export_rows(scan: &Scan, page: Page, team: &str) -> Rows {
+    let p = &scan.plan.pushdown;
+    let mut rows = Vec::new();
+    for item in page.items {
+        let Some(channel) = item
+            .get("channelIdentity")
+            .and_then(|c| str_field(c, "channelId"))
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        if p.channel_ids
+            .as_ref()
+            .is_some_and(|w| !w.contains(&channel))
+        {
+            continue;
+        }
+        let parent = str_field(&item, "replyToId").map(str::to_string);
+        let row = match (&parent, replies_table(scan)) {
+            (None, false) => message_row(scan, item, team, &channel),
+            (Some(parent), true) if wanted_parent(scan, parent) => {
+                reply_row(scan, item, team, &channel, parent)
+            }
+            _ => None,
+        };
+        rows.extend(row);
+    }
+    rows
+}
+
+/// Channel delta with `lastModifiedDateTime gt` (and `$expand=replies` for replies).
+fn delta_channel(scan: &Arc<Scan>, team: String, channel: String) -> RowStream {
+    let mut req = GraphRequest::messages_delta(&team, &channel)
+        .top(
+            scan.plan
+                .top(Some(MESSAGES_MAX_TOP), false)
+                .unwrap_or(MESSAGES_MAX_TOP),
+        )
+        .prefer_include_unknown_enum_members();
+    if replies_table(scan) {
+        req = req.expand("replies");
+    }
+    match time_filter(scan, false) {
+        Ok(Some(f)) => req = req.filter(f),
+        Ok(None) => {}
+        Err(e) => return fail(e),
+    }
+    let s = Arc::clone(scan);
+    stream::once(async move {
+        let what = format!("channel {channel} of team {team} (delta)");
+        match probe(&s, &s.state.delta, &req, delta_refused, &what).await {
+            Err(e) => fail(e),
+            Ok(Probe::Skipped) => stream::empty().boxed(),
+            Ok(Probe::Refused(first)) => {
+                if let Some(e) = first {
+                    s.state.notice(format!(
+                        "channel delta was refused ({e}); reading messages from the channel listing for the rest of this run"
+                    ));
+                }
+                channel_listing(&s, team, channel)
+            }
+            Ok(Probe::First(page)) => {
+                let next = page.next_link.clone();
+                let rest = s.follow_pages(
+                    EndpointClass::MessagesDelta,
+                    Scope::channel(team.clone(), channel.clone()),
+                    next,
+                    what,
+                );
+                // Delta may replay an entity; keep the first copy of each root message.
+                let mut seen: HashSet<String> = HashSet::new();
+                let pages = stream::once(futures::future::ready(Ok(page)))
+                    .chain(rest)
+                    .map(move |page| {
+                        page.map(|mut p| {
+                            p.items.retain(|i| {
+                                str_field(i, "id").is_none_or(|id| seen.insert(id.to_string()))
+                            });
+                            p
+                        })
+                    })
+                    .boxed();
+                page_stream_rows(&s, pages, team, channel)
+            }
+        }
+    })
+    .flatten()
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_side_bounds_only_widen() {
+        // 2024-01-01T00:00:00.000500Z inclusive lower -> gt 23:59:59.999Z.
+        let t = 1_704_067_200_000_000i64;
+        let lower = lower_gt(Bound {
+            micros: t + 500,
+            inclusive: true,
+        })
+        .unwrap();
+        assert_eq!(lower.timestamp_micros(), t - 1000);
+        let lower = lower_gt(Bound {
+            micros: t,
+            inclusive: false,
+        })
+        .unwrap();
+        assert_eq!(lower.timestamp_micros(), t);
+        let upper = upper_lt(Bound {
+            micros: t + 500,
+            inclusive: false,
+        })
+        .unwrap();
+        assert_eq!(upper.timestamp_micros(), t + 1000);
+        let upper = upper_lt(Bound {
+            micros: t,
+            inclusive: true,
+        })
+        .unwrap();
+        assert_eq!(upper.timestamp_micros(), t + 1000);
+    }
+}

@@ -1,0 +1,27 @@
+//! One module per table family: each turns the scan's plan into a stream of row chunks.
+
+mod channels;
+mod members;
+mod messages;
+mod teams;
+
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt};
+
+use crate::scan::{RowStream, Scan};
+use crate::schema::Table;
+
+/// The rows of the scanned table.
+pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
+    if scan.plan.pushdown.is_contradiction() {
+        // `team_id = 'a' AND team_id = 'b'`: no row can match, no request is needed.
+        return stream::empty().boxed();
+    }
+    match scan.plan.table {
+        Table::Teams => teams::rows(scan),
+        Table::Channels => channels::rows(scan),
+        Table::Members => members::rows(scan),
+        Table::Messages | Table::MessageReplies => messages::rows(scan),
+    }
+}

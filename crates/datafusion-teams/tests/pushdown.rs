@@ -1,0 +1,185 @@
+//! Pushdown proven by the simulator's request counters.
+
+mod common;
+
+use common::*;
+use graph_sim::SimConfig;
+
+fn channel_ids(env: &Env, team: &str) -> Vec<String> {
+    env.sim
+        .channels(team)
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_on_one_channel_costs_exactly_one_request() {
+    let env = env().await;
+    let t = env.sim.team_ids()[0].clone();
+    let c = channel_ids(&env, &t)[0].clone();
+    let (batches, counts) = env
+        .counted(&format!(
+            "SELECT * FROM messages WHERE team_id = '{t}' AND channel_id = '{c}' LIMIT 10"
+        ))
+        .await;
+    assert_eq!(row_count(&batches), 10);
+    assert_eq!(total(&counts), 1, "{counts:?}");
+    assert_eq!(count(&counts, "messages_list"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_without_filters_stops_discovery_early() {
+    let env = env().await;
+    let (batches, counts) = env.counted("SELECT * FROM messages LIMIT 5").await;
+    assert_eq!(row_count(&batches), 5);
+    let channels: usize = env
+        .sim
+        .team_ids()
+        .iter()
+        .map(|t| channel_ids(&env, t).len())
+        .sum();
+    // Concurrency may start a few channels at once, but not the whole tenant.
+    assert!(
+        (count(&counts, "messages_list") as usize) < channels,
+        "{counts:?} for {channels} channels"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_filter_never_lists_other_teams() {
+    let env = env().await;
+    let t = env.sim.team_ids()[1].clone();
+    let channels = channel_ids(&env, &t).len() as u64;
+
+    let (_, counts) = env
+        .counted(&format!("SELECT * FROM channels WHERE team_id = '{t}'"))
+        .await;
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert_eq!(count(&counts, "channels_list"), 1);
+
+    let (_, counts) = env
+        .counted(&format!("SELECT * FROM members WHERE team_id = '{t}'"))
+        .await;
+    assert_eq!(total(&counts), 1, "{counts:?}");
+
+    let (_, counts) = env
+        .counted(&format!("SELECT id FROM messages WHERE team_id = '{t}'"))
+        .await;
+    assert_eq!(count(&counts, "teams_list"), 0, "{counts:?}");
+    assert_eq!(count(&counts, "channels_list"), 1, "{counts:?}");
+    // 25 messages per channel fit one page of 50.
+    assert_eq!(count(&counts, "messages_list"), channels, "{counts:?}");
+    assert_eq!(total(&counts), 1 + channels, "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_detail_only_when_projected() {
+    let env = env().await;
+    let n = env.sim.team_ids().len() as u64;
+    let (_, counts) = env
+        .counted("SELECT id, display_name, visibility FROM teams")
+        .await;
+    assert_eq!(count(&counts, "teams_list"), 1, "{counts:?}");
+    assert_eq!(count(&counts, "team_get"), 0, "{counts:?}");
+    let (_, counts) = env.counted("SELECT id, created_date_time FROM teams").await;
+    assert_eq!(count(&counts, "team_get"), n, "{counts:?}");
+    let t = env.sim.team_ids()[0].clone();
+    let (batches, counts) = env
+        .counted(&format!("SELECT * FROM teams WHERE id = '{t}'"))
+        .await;
+    assert_eq!(row_count(&batches), 1);
+    assert_eq!(total(&counts), 1, "{counts:?}");
+    assert_eq!(count(&counts, "team_get"), 1, "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_without_parent_filter_cost_no_per_message_requests() {
+    let env = env().await;
+    let channels: u64 = env
+        .sim
+        .team_ids()
+        .iter()
+        .map(|t| channel_ids(&env, t).len() as u64)
+        .sum();
+    let (batches, counts) = env.counted("SELECT * FROM message_replies").await;
+    assert!(row_count(&batches) > 0);
+    assert_eq!(count(&counts, "replies_list"), 0, "{counts:?}");
+    assert_eq!(count(&counts, "message_get"), 0, "{counts:?}");
+    assert_eq!(count(&counts, "messages_list"), channels, "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_over_1000_replies_follow_the_inline_next_link() {
+    let cfg = SimConfig {
+        teams: 1,
+        channels_per_team: 1,
+        messages_per_channel: 3,
+        replies_per_message: 2,
+        members_per_team: 3,
+        big_threads: true,
+        ..SimConfig::for_tests()
+    };
+    let env = env_with(cfg, Default::default()).await;
+    let t = env.sim.team_ids()[0].clone();
+    let c = channel_ids(&env, &t)[0].clone();
+    let expected: usize = env
+        .sim
+        .messages(&t, &c)
+        .iter()
+        .map(|m| env.sim.replies(&t, &c, m["id"].as_str().unwrap()).len())
+        .sum();
+    assert!(expected > 1000, "the sim should make a big thread");
+    let (batches, counts) = env
+        .counted("SELECT id, parent_message_id FROM message_replies")
+        .await;
+    assert_eq!(row_count(&batches), expected);
+    // One listing, plus only the replies pages beyond the first 1000 of the big thread.
+    assert_eq!(count(&counts, "messages_list"), 1, "{counts:?}");
+    let extra = count(&counts, "replies_list") as usize;
+    assert!(
+        extra >= 1 && extra <= (expected - 1000).div_ceil(50) + 1,
+        "{counts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_shows_pushed_filters_and_request_plan() {
+    let env = env().await;
+    let t = env.sim.team_ids()[0].clone();
+    let plan = env
+        .explain(&format!(
+            "SELECT id FROM messages WHERE team_id = '{t}' AND last_modified_date_time > now() - interval '7 days'"
+        ))
+        .await;
+    assert!(plan.contains("TeamsScanExec"), "{plan}");
+    assert!(plan.contains(&format!("team_id in ('{t}')")), "{plan}");
+    assert!(plan.contains("last_modified_date_time"), "{plan}");
+    assert!(plan.contains("source=export"), "{plan}");
+    assert!(plan.contains("getAllMessages"), "{plan}");
+
+    let plan = env
+        .explain(&format!(
+            "SELECT * FROM messages WHERE team_id = '{t}' LIMIT 3"
+        ))
+        .await;
+    assert!(plan.contains("limit=3"), "{plan}");
+    assert!(plan.contains("source=channel"), "{plan}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_analyze_reports_graph_metrics() {
+    let env = env().await;
+    let t = env.sim.team_ids()[0].clone();
+    let batches = env
+        .query(&format!(
+            "EXPLAIN ANALYZE SELECT * FROM channels WHERE team_id = '{t}'"
+        ))
+        .await;
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    assert!(text.contains("graph_requests=1"), "{text}");
+    assert!(text.contains("graph_pages=1"), "{text}");
+    assert!(text.contains("children_skipped=0"), "{text}");
+}

@@ -1,0 +1,217 @@
+//! Message source selection: export API for time-bounded queries, channel delta for recent lower
+//! bounds, and the documented refusals falling back once per run.
+
+mod common;
+
+use common::*;
+use datafusion_teams::{MessageSource, Table, TeamsOptions, primary_key};
+use graph_sim::{ExportApi, SimConfig, Switches};
+use serde_json::Value;
+
+/// A lower bound in the middle of the tenant's modification times, and the truth rows above it.
+fn split(env: &Env, table: &str) -> (String, Vec<Value>) {
+    let schema = table.parse::<Table>().unwrap().schema();
+    let rows = truth(&env.sim, table, &schema);
+    let mut times: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r["last_modified_date_time"].as_i64())
+        .collect();
+    times.sort();
+    let mid = times[times.len() / 2];
+    let bound = chrono::DateTime::from_timestamp_micros(mid)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let kept = rows
+        .into_iter()
+        .filter(|r| {
+            r["last_modified_date_time"]
+                .as_i64()
+                .is_some_and(|t| t >= mid)
+        })
+        .collect();
+    (bound, kept)
+}
+
+fn channels(env: &Env) -> u64 {
+    env.sim
+        .team_ids()
+        .iter()
+        .map(|t| env.sim.channels(t).len() as u64)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_bounded_queries_use_the_export_api() {
+    let env = env().await;
+    for table in ["messages", "message_replies"] {
+        let (bound, expected) = split(&env, table);
+        let (batches, counts) = env
+            .counted(&format!(
+                "SELECT * FROM {table} WHERE last_modified_date_time >= '{bound}'"
+            ))
+            .await;
+        assert_rows_eq(actual_rows(&batches), expected, primary_key(table).unwrap());
+        // At least one export request per team (more when a team's range spans pages).
+        assert!(
+            count(&counts, "get_all_messages") >= env.sim.team_ids().len() as u64,
+            "{counts:?}"
+        );
+        assert_eq!(count(&counts, "messages_list"), 0, "{counts:?}");
+        assert_eq!(count(&counts, "channels_list"), 0, "{counts:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_refusal_falls_back_once_per_run() {
+    for refusal in [ExportApi::Forbidden, ExportApi::PaymentRequired] {
+        let env = env().await;
+        env.sim.set_switches(Switches {
+            export_api: refusal,
+            ..Switches::default()
+        });
+        let (bound, expected) = split(&env, "messages");
+        let sql = format!("SELECT * FROM messages WHERE last_modified_date_time >= '{bound}'");
+        let (batches, counts) = env.counted(&sql).await;
+        assert_rows_eq(
+            actual_rows(&batches),
+            expected.clone(),
+            primary_key("messages").unwrap(),
+        );
+        // One probe for the whole run, however many teams; then the channel listing.
+        assert_eq!(
+            count(&counts, "get_all_messages"),
+            1,
+            "{refusal:?} {counts:?}"
+        );
+        assert_eq!(
+            count(&counts, "messages_list"),
+            channels(&env),
+            "{counts:?}"
+        );
+        let notices = env.handle.take_notices();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(notices[0].contains("getAllMessages"), "{notices:?}");
+
+        let (batches, counts) = env.counted(&sql).await;
+        assert_rows_eq(
+            actual_rows(&batches),
+            expected,
+            primary_key("messages").unwrap(),
+        );
+        assert_eq!(count(&counts, "get_all_messages"), 0, "{counts:?}");
+        assert!(env.handle.take_notices().is_empty());
+    }
+}
+
+/// Delta needs the simulator clock near the real clock: its 8-month window is relative to now.
+fn live_clock() -> SimConfig {
+    SimConfig {
+        epoch: None,
+        ..SimConfig::for_tests()
+    }
+}
+
+fn delta_options() -> TeamsOptions {
+    TeamsOptions {
+        message_source: MessageSource::Delta,
+        ..TeamsOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delta_with_recent_lower_bound() {
+    let env = env_with(live_clock(), delta_options()).await;
+    for table in ["messages", "message_replies"] {
+        let (bound, expected) = split(&env, table);
+        let (batches, counts) = env
+            .counted(&format!(
+                "SELECT * FROM {table} WHERE last_modified_date_time >= '{bound}'"
+            ))
+            .await;
+        assert_rows_eq(actual_rows(&batches), expected, primary_key(table).unwrap());
+        assert!(
+            count(&counts, "messages_delta") >= channels(&env),
+            "{counts:?}"
+        );
+        assert_eq!(count(&counts, "messages_list"), 0, "{counts:?}");
+        assert_eq!(count(&counts, "replies_list"), 0, "{counts:?}");
+    }
+    assert!(env.handle.take_notices().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delta_400_falls_back_to_channel_listing() {
+    let env = env_with(live_clock(), delta_options()).await;
+    env.sim.set_switches(Switches {
+        delta_unsupported: true,
+        ..Switches::default()
+    });
+    let (bound, expected) = split(&env, "messages");
+    let (batches, counts) = env
+        .counted(&format!(
+            "SELECT * FROM messages WHERE last_modified_date_time >= '{bound}'"
+        ))
+        .await;
+    assert_rows_eq(
+        actual_rows(&batches),
+        expected,
+        primary_key("messages").unwrap(),
+    );
+    assert_eq!(count(&counts, "messages_delta"), 1, "{counts:?}");
+    assert_eq!(
+        count(&counts, "messages_list"),
+        channels(&env),
+        "{counts:?}"
+    );
+    let notices = env.handle.take_notices();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].contains("delta"), "{notices:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_uses_delta_when_export_is_refused_and_the_bound_is_recent() {
+    let env = env_with(live_clock(), TeamsOptions::default()).await;
+    env.sim.set_switches(Switches {
+        export_api: ExportApi::PaymentRequired,
+        ..Switches::default()
+    });
+    let (bound, expected) = split(&env, "messages");
+    let (batches, counts) = env
+        .counted(&format!(
+            "SELECT * FROM messages WHERE last_modified_date_time > '{bound}' OR last_modified_date_time = '{bound}'"
+        ))
+        .await;
+    // The OR is not a pushable bound: the channel listing is used and DataFusion filters.
+    assert_rows_eq(
+        actual_rows(&batches),
+        expected.clone(),
+        primary_key("messages").unwrap(),
+    );
+    assert_eq!(count(&counts, "get_all_messages"), 0, "{counts:?}");
+
+    let (batches, counts) = env
+        .counted(&format!(
+            "SELECT * FROM messages WHERE last_modified_date_time >= '{bound}'"
+        ))
+        .await;
+    assert_rows_eq(
+        actual_rows(&batches),
+        expected,
+        primary_key("messages").unwrap(),
+    );
+    assert_eq!(count(&counts, "get_all_messages"), 1, "{counts:?}");
+    assert!(
+        count(&counts, "messages_delta") >= channels(&env),
+        "{counts:?}"
+    );
+    assert_eq!(count(&counts, "messages_list"), 0, "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forced_delta_without_recent_bound_uses_the_listing_with_a_notice() {
+    let env = env_with(SimConfig::for_tests(), delta_options()).await;
+    let (batches, counts) = env.counted("SELECT id FROM messages").await;
+    assert!(row_count(&batches) > 0);
+    assert_eq!(count(&counts, "messages_delta"), 0, "{counts:?}");
+    assert_eq!(env.handle.take_notices().len(), 1);
+}
