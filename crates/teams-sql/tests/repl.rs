@@ -20,7 +20,7 @@ fn repl_session_with_history_that_holds_no_secret() {
     // A statement over two lines runs once the `;` arrives.
     pty.send("SELECT count(*) AS team_count\r");
     pty.send("FROM teams;\r");
-    let out = pty.expect("rows in", T);
+    let out = pty.expect("graph: ", T);
     let n = t.sim().team_ids().len();
     assert!(out.contains("team_count"), "{out}");
     assert!(out.contains(&format!("| {n} ")), "{out}");
@@ -93,7 +93,7 @@ fn ctrl_c_cancels_the_running_query_and_stops_its_requests() {
 
     // The shell is still usable.
     pty.send("SELECT 40 + 2 AS answer;\r");
-    let out = pty.expect("rows in", T);
+    let out = pty.expect("graph: ", T);
     assert!(out.contains("42"), "{out}");
     pty.send("\\q\r");
     assert!(pty.wait(T).success());
