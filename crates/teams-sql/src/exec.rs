@@ -179,6 +179,7 @@ impl Shell {
     ) -> Result<()> {
         let started = Instant::now();
         let before = self.graph_counters();
+        let skipped_before = self.teams.as_ref().map_or(0, |t| t.skipped_children());
         let plan = self.ctx.state().statement_to_plan(statement).await?;
         let mut out = BufWriter::new(out);
 
@@ -239,12 +240,18 @@ impl Shell {
         };
         out.flush()?;
         drop(out);
-        self.summarise(rows, started.elapsed(), before.as_ref());
+        self.summarise(rows, started.elapsed(), before.as_ref(), skipped_before);
         Ok(())
     }
 
     /// Summary lines go to stderr so that stdout carries only data.
-    fn summarise(&self, rows: usize, elapsed: Duration, before: Option<&GraphCounters>) {
+    fn summarise(
+        &self,
+        rows: usize,
+        elapsed: Duration,
+        before: Option<&GraphCounters>,
+        skipped_before: u64,
+    ) {
         let mut err = std::io::stderr().lock();
         if let Some(t) = &self.teams {
             for notice in t.take_notices() {
@@ -268,11 +275,11 @@ impl Shell {
             let d = now.since(before);
             let _ = writeln!(
                 err,
-                "graph: {} requests, {} throttled (429), {:.1}s throttle wait, {} children skipped (total)",
+                "graph: {} requests, {} throttled (429), {:.1}s throttle wait, {} children skipped",
                 d.requests,
                 d.throttled,
                 d.throttle_wait.as_secs_f64(),
-                t.skipped_children()
+                t.skipped_children().saturating_sub(skipped_before)
             );
         }
     }
