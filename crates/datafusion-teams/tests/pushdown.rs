@@ -183,3 +183,16 @@ async fn explain_analyze_reports_graph_metrics() {
     assert!(text.contains("graph_pages=1"), "{text}");
     assert!(text.contains("children_skipped=0"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_email_is_only_selected_when_projected() {
+    let env = env().await;
+    let plan = env.explain("SELECT id, display_name FROM channels").await;
+    assert!(plan.contains("$select=displayName,id"), "{plan}");
+    let plan = env
+        .explain("SELECT display_name, email FROM channels")
+        .await;
+    assert!(plan.contains("$select=displayName,email,id"), "{plan}");
+    let rows = actual_rows(&env.query("SELECT email FROM channels").await);
+    assert!(rows.iter().all(|r| r["email"].is_string()), "{rows:?}");
+}

@@ -286,6 +286,12 @@ async fn probe(
             drop(state);
             return match scan.client.get_page(req).await {
                 Ok(page) => Ok(Probe::First(scan.counted(page))),
+                // Capacity can run out mid-run (402 after the monthly evaluation quota): this
+                // team falls back like the first refusal did, rather than being skipped.
+                Err(e) if refused(&e) => {
+                    *lock.lock().await = Availability::Refused;
+                    Ok(Probe::Refused(Some(e)))
+                }
                 Err(e) => match scan.classify(what, &format!("reading {what}"), e) {
                     Failure::Skipped => Ok(Probe::Skipped),
                     Failure::Fatal(e) => Err(e),
