@@ -36,6 +36,10 @@ use crate::sources;
 #[derive(Debug)]
 pub struct TeamsScanExec {
     plan: Arc<ScanPlan>,
+    /// The plan each output partition runs: the named teams split among partitions, or the
+    /// whole plan in one partition when the scan discovers its parents (one discovery serves
+    /// every team, so splitting it would list the tenant once per partition).
+    partitions: Vec<Arc<ScanPlan>>,
     client: GraphClient,
     state: Arc<RunState>,
     properties: Arc<PlanProperties>,
@@ -43,17 +47,27 @@ pub struct TeamsScanExec {
 }
 
 impl TeamsScanExec {
-    pub(crate) fn new(plan: ScanPlan, client: GraphClient, state: Arc<RunState>) -> Self {
+    pub(crate) fn new(
+        plan: ScanPlan,
+        client: GraphClient,
+        state: Arc<RunState>,
+        target_partitions: usize,
+    ) -> Self {
+        let partitions: Vec<Arc<ScanPlan>> = plan
+            .split_by_team(target_partitions)
+            .into_iter()
+            .map(Arc::new)
+            .collect();
         let properties = PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&plan.schema)),
-            // One producer per scan: discovery is shared by all the parents it finds, and the
-            // producer reads `concurrency` teams and channels at once.
-            Partitioning::UnknownPartitioning(1),
+            // Each partition's producer reads `concurrency` teams and channels at once.
+            Partitioning::UnknownPartitioning(partitions.len()),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
         TeamsScanExec {
             plan: Arc::new(plan),
+            partitions,
             client,
             state,
             properties: Arc::new(properties),
@@ -71,7 +85,12 @@ impl DisplayAs for TeamsScanExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         match t {
             DisplayFormatType::TreeRender => write!(f, "table={}", self.plan.table),
-            _ => write!(f, "TeamsScanExec: {}", self.plan),
+            _ => write!(
+                f,
+                "TeamsScanExec: {}, partitions={}",
+                self.plan,
+                self.partitions.len()
+            ),
         }
     }
 }
@@ -116,9 +135,15 @@ impl ExecutionPlan for TeamsScanExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
+        let plan = self.partitions.get(partition).ok_or_else(|| {
+            DataFusionError::Internal(format!(
+                "TeamsScanExec has {} partitions, asked for {partition}",
+                self.partitions.len()
+            ))
+        })?;
         let (client, stats) = self.client.scoped();
         let scan = Arc::new(Scan {
-            plan: Arc::clone(&self.plan),
+            plan: Arc::clone(plan),
             client,
             state: Arc::clone(&self.state),
             metrics: ScanMetrics::new(&self.metrics, partition, stats),

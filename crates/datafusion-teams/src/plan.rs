@@ -76,6 +76,28 @@ impl ScanPlan {
         }
     }
 
+    /// One plan per output partition: named teams are dealt round-robin over up to
+    /// `target_partitions` partitions; anything else stays one plan.
+    pub fn split_by_team(&self, target_partitions: usize) -> Vec<ScanPlan> {
+        let teams = match (&self.pushdown.team_ids, self.table) {
+            (Some(t), table) if table != Table::Teams && t.len() > 1 => t,
+            _ => return vec![self.clone()],
+        };
+        let n = target_partitions.clamp(1, teams.len());
+        let mut groups: Vec<ValueSet> = vec![ValueSet::new(); n];
+        for (i, t) in teams.iter().enumerate() {
+            groups[i % n].insert(t.clone());
+        }
+        groups
+            .into_iter()
+            .map(|g| {
+                let mut plan = self.clone();
+                plan.pushdown.team_ids = Some(g);
+                plan
+            })
+            .collect()
+    }
+
     /// Graph names for `$select`: the projected columns that are Graph properties, plus `id`
     /// (needed to filter and to find children).
     pub fn select_list(&self) -> Vec<String> {

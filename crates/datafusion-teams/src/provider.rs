@@ -95,7 +95,7 @@ impl TableProvider for TeamsTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
@@ -110,6 +110,7 @@ impl TableProvider for TeamsTable {
             plan,
             self.client.clone(),
             Arc::clone(&self.state),
+            state.config_options().execution.target_partitions,
         )))
     }
 }

@@ -196,3 +196,28 @@ async fn channel_email_is_only_selected_when_projected() {
     let rows = actual_rows(&env.query("SELECT email FROM channels").await);
     assert!(rows.iter().all(|r| r["email"].is_string()), "{rows:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_teams_are_split_across_partitions() {
+    let env = env().await;
+    let teams = env.sim.team_ids();
+    let list = teams
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("SELECT id FROM members WHERE team_id IN ({list})");
+    let plan = env.explain(&sql).await;
+    let target = env.ctx.state().config().target_partitions();
+    let expected = target.clamp(1, teams.len());
+    assert!(plan.contains(&format!("partitions={expected}")), "{plan}");
+    let (batches, counts) = env.counted(&sql).await;
+    let members: usize = teams.iter().map(|t| env.sim.members(t).len()).sum();
+    assert_eq!(row_count(&batches), members);
+    assert_eq!(
+        count(&counts, "members_list"),
+        teams.len() as u64,
+        "{counts:?}"
+    );
+    assert_eq!(total(&counts), teams.len() as u64, "{counts:?}");
+}
