@@ -12,6 +12,7 @@ use rand::rngs::SmallRng;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::body::{BodyError, MAX_BODY, read_capped};
 use crate::cloud::Cloud;
 use crate::config::GraphConfig;
 use crate::error::{GraphError, excerpt, unauthorized_hint};
@@ -535,9 +536,20 @@ impl GraphClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
-        let body = match resp.bytes().await {
+        let body = match read_capped(resp, MAX_BODY).await {
             Ok(b) => b,
-            Err(e) => return Ok(Attempt::Transport(describe_reqwest(&e))),
+            Err(BodyError::Transport(e)) => return Ok(Attempt::Transport(describe_reqwest(&e))),
+            Err(BodyError::TooLarge) => {
+                // Not retried: the same request would bring the same body.
+                return Ok(Attempt::Done(Err(GraphError::Decode {
+                    endpoint: class.describe(),
+                    reason: format!(
+                        "the reply is larger than {} MiB; request smaller pages ($top) or do not expand replies",
+                        MAX_BODY >> 20
+                    ),
+                    excerpt: String::new(),
+                })));
+            }
         };
         self.sinks.each(|s| s.bytes(body.len() as u64));
         if (200..300).contains(&status) {

@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+mod body;
 mod client;
 mod cloud;
 mod config;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use crate::body::{BodyError, read_capped};
 use crate::error::{GraphError, excerpt};
 use crate::secret::Secret;
 
@@ -63,6 +64,20 @@ struct TokenErrorReply {
 /// short enough that very short test lifetimes still cache.
 fn refresh_margin(lifetime: Duration) -> Duration {
     (lifetime / 10).min(Duration::from_secs(300))
+}
+
+/// An excerpt of a token reply that could not be parsed. A truncated or
+/// malformed success body can still hold the start of an access token, so
+/// the excerpt stops at the `access_token` key.
+fn token_reply_excerpt(body: &[u8], secret: &str) -> String {
+    const KEY: &[u8] = b"access_token";
+    match body.windows(KEY.len()).position(|w| w == KEY) {
+        Some(at) => format!(
+            "{} (rest hidden)",
+            excerpt(&body[..at + KEY.len()], &[secret])
+        ),
+        None => excerpt(body, &[secret]),
+    }
 }
 
 /// What to tell the user for each AADSTS code (graph-api.md section 6).
@@ -257,23 +272,35 @@ impl TokenCache {
                 ))
             })?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| {
-            FetchError::Transient(self.auth_error(
-                Some(status),
-                None,
-                "transport".into(),
-                format!(
-                    "the token endpoint's reply was cut off: {}",
-                    crate::client::describe_reqwest(&e)
-                ),
-            ))
-        })?;
+        // A token reply is a few KB; a megabyte is not one.
+        let body = match read_capped(resp, 1 << 20).await {
+            Ok(b) => b,
+            Err(BodyError::Transport(e)) => {
+                return Err(FetchError::Transient(self.auth_error(
+                    Some(status),
+                    None,
+                    "transport".into(),
+                    format!(
+                        "the token endpoint's reply was cut off: {}",
+                        crate::client::describe_reqwest(&e)
+                    ),
+                )));
+            }
+            Err(BodyError::TooLarge) => {
+                return Err(FetchError::Fatal(self.auth_error(
+                    Some(status),
+                    None,
+                    "oversized reply".into(),
+                    "the token endpoint sent a reply over 1 MiB: check AZURE_AUTHORITY_HOST points at the Microsoft identity platform".into(),
+                )));
+            }
+        };
         if (200..300).contains(&status) {
             let reply: TokenReply = serde_json::from_slice(&body).map_err(|e| {
                 FetchError::Fatal(GraphError::Decode {
                     endpoint: "POST /{tenant}/oauth2/v2.0/token",
                     reason: e.to_string(),
-                    excerpt: excerpt(&body, &[self.secret_for_redaction.expose()]),
+                    excerpt: token_reply_excerpt(&body, self.secret_for_redaction.expose()),
                 })
             })?;
             // expires_in is a number per the docs; some servers send it as a
@@ -346,6 +373,15 @@ mod tests {
             refresh_margin(Duration::from_secs(10)),
             Duration::from_secs(1)
         );
+    }
+
+    #[test]
+    fn token_reply_excerpt_never_shows_the_token() {
+        let body = br#"{"token_type":"Bearer","expires_in":3599,"access_token":"eyJ0eXAiOiJKV1Qi"#;
+        let e = token_reply_excerpt(body, "secret");
+        assert!(!e.contains("eyJ0"), "{e}");
+        assert!(e.contains("expires_in") && e.contains("rest hidden"), "{e}");
+        assert_eq!(token_reply_excerpt(b"<html>", "secret"), "<html>");
     }
 
     #[test]
