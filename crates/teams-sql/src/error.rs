@@ -20,7 +20,7 @@ pub enum ShellError {
         source: std::io::Error,
     },
 
-    #[error("{0}")]
+    #[error("{}", datafusion_message(.0))]
     DataFusion(#[from] DataFusionError),
 
     #[error("Delta: {0}")]
@@ -69,5 +69,14 @@ impl ShellError {
             ShellError::Cancelled => 130,
             _ => 1,
         }
+    }
+}
+
+/// DataFusion wraps errors from table providers (Graph sign-in, permissions, throttling) as
+/// "External error: ..."; users should read the connector's own message first.
+fn datafusion_message(e: &DataFusionError) -> String {
+    match e.find_root() {
+        DataFusionError::External(inner) => inner.to_string(),
+        _ => e.to_string(),
     }
 }

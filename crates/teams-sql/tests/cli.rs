@@ -269,3 +269,19 @@ fn cloud_destinations_without_support_fail_clearly() {
         assert!(err.contains("--features s3"), "{err}");
     }
 }
+
+#[test]
+fn a_wrong_secret_is_reported_without_echoing_it() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let out = t
+        .command(dir.path())
+        .env("AZURE_CLIENT_SECRET", "wrong~Secret.value42")
+        .args(["-c", "SELECT count(*) FROM teams"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("AADSTS7000215"), "{err}");
+    assert!(!err.contains("wrong~Secret.value42"), "{err}");
+}
