@@ -1,6 +1,7 @@
 //! Sign-in against the simulator: one token for many concurrent requests,
 //! proactive refresh, 401 -> refresh -> success, and the AADSTS messages.
 
+mod common;
 mod simutil;
 
 use std::time::Duration;

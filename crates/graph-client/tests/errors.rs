@@ -1,6 +1,7 @@
 //! Graph errors from the simulator's tenant switches become variants that
 //! tell the user what to do.
 
+mod common;
 mod simutil;
 
 use graph_client::{GraphError, GraphRequest};

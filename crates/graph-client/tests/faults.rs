@@ -1,21 +1,14 @@
 //! 503, 504, connection resets and truncated bodies from the simulator are
 //! retried, counted, and the data still comes out complete.
 
+mod common;
 mod simutil;
 
-use std::collections::BTreeSet;
-
+use common::id_set;
 use futures::TryStreamExt;
 use graph_client::{GraphClient, GraphRequest, RetryPolicy};
 use graph_sim::{Faults, SimConfig};
 use serde_json::Value;
-
-fn ids(items: &[Value]) -> BTreeSet<String> {
-    items
-        .iter()
-        .map(|v| v["id"].as_str().unwrap_or("").to_string())
-        .collect()
-}
 
 #[tokio::test]
 async fn transient_faults_are_retried_and_counted() {
@@ -46,7 +39,7 @@ async fn transient_faults_are_retried_and_counted() {
                     .try_collect()
                     .await
                     .unwrap();
-                assert_eq!(ids(&msgs), ids(&sim.messages(&t, &c)));
+                assert_eq!(id_set(&msgs), id_set(&sim.messages(&t, &c)));
             }));
         }
     }

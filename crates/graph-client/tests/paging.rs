@@ -1,6 +1,7 @@
 //! Paging completeness against the simulator's ground truth at several
 //! page sizes, delta links, reply links, and stopping on drop.
 
+mod common;
 mod simutil;
 
 use std::collections::BTreeSet;

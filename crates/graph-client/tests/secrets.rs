@@ -1,6 +1,7 @@
 //! No secret or token in any error, Debug or Display string, even when a
 //! server echoes them back.
 
+mod common;
 mod mini;
 
 use graph_client::{GraphClient, GraphRequest, RetryPolicy, Secret};

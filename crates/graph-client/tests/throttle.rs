@@ -2,22 +2,16 @@
 //! zero 429s when the client knows the limits, completion with backoff when
 //! it overestimates them tenfold and 429s carry no Retry-After.
 
+mod common;
 mod simutil;
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use common::id_set;
 use futures::TryStreamExt;
 use graph_client::{GraphClient, GraphRequest, RetryPolicy, StatsSnapshot, ThrottleLimits};
 use graph_sim::{Sim, SimConfig};
 use serde_json::Value;
-
-fn ids(items: &[Value]) -> BTreeSet<String> {
-    items
-        .iter()
-        .map(|v| v["id"].as_str().unwrap_or("").to_string())
-        .collect()
-}
 
 /// Reads the whole tenant the way the connector does: teams, then per team
 /// (concurrently) channels and members, then per channel (concurrently)
@@ -28,9 +22,9 @@ async fn crawl(client: &GraphClient, sim: &Sim, top: u32, threads: usize) {
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(ids(&teams), ids(&sim.teams()));
+    assert_eq!(id_set(&teams), id_set(&sim.teams()));
     let mut tasks = Vec::new();
-    for t in ids(&teams) {
+    for t in id_set(&teams) {
         let (client, sim) = (client.clone(), sim.clone());
         tasks.push(tokio::spawn(async move {
             let members: Vec<Value> = client
@@ -38,15 +32,15 @@ async fn crawl(client: &GraphClient, sim: &Sim, top: u32, threads: usize) {
                 .try_collect()
                 .await
                 .unwrap();
-            assert_eq!(ids(&members), ids(&sim.members(&t)));
+            assert_eq!(id_set(&members), id_set(&sim.members(&t)));
             let channels: Vec<Value> = client
                 .items(GraphRequest::list_channels(&t))
                 .try_collect()
                 .await
                 .unwrap();
-            assert_eq!(ids(&channels), ids(&sim.channels(&t)));
+            assert_eq!(id_set(&channels), id_set(&sim.channels(&t)));
             let mut per_channel = Vec::new();
-            for c in ids(&channels) {
+            for c in id_set(&channels) {
                 let (client, sim, t) = (client.clone(), sim.clone(), t.clone());
                 per_channel.push(tokio::spawn(async move {
                     let msgs: Vec<Value> = client
@@ -54,14 +48,14 @@ async fn crawl(client: &GraphClient, sim: &Sim, top: u32, threads: usize) {
                         .try_collect()
                         .await
                         .unwrap();
-                    assert_eq!(ids(&msgs), ids(&sim.messages(&t, &c)));
-                    for m in ids(&msgs).into_iter().take(threads) {
+                    assert_eq!(id_set(&msgs), id_set(&sim.messages(&t, &c)));
+                    for m in id_set(&msgs).into_iter().take(threads) {
                         let replies: Vec<Value> = client
                             .items(GraphRequest::list_replies(&t, &c, &m).top(50))
                             .try_collect()
                             .await
                             .unwrap();
-                        assert_eq!(ids(&replies), ids(&sim.replies(&t, &c, &m)));
+                        assert_eq!(id_set(&replies), id_set(&sim.replies(&t, &c, &m)));
                     }
                 }));
             }

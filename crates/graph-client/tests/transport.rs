@@ -2,6 +2,7 @@
 //! truncated bodies, 503/504, Retry-After forms, 401 handling, what goes on
 //! the wire (encoded ids, the token form), link following and stream drop.
 
+mod common;
 mod mini;
 
 use std::time::Duration;

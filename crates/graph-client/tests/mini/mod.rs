@@ -6,19 +6,11 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use graph_client::{GraphConfig, RetryPolicy, Secret, ThrottleLimits};
+use graph_client::{GraphConfig, Secret, ThrottleLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Fast retries so tests of the retry path take milliseconds.
-pub fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 6,
-        max_elapsed: Duration::from_secs(20),
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(200),
-    }
-}
+pub use crate::common::fast_retry;
 
 /// What the scripted server does with one Graph request.
 #[derive(Clone, Debug)]

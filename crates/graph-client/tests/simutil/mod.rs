@@ -1,19 +1,9 @@
 //! Clients pointed at an in-process simulator.
 #![allow(dead_code)]
 
-use std::time::Duration;
+use graph_client::{GraphClient, GraphConfig, Secret, ThrottleLimits};
 
-use graph_client::{GraphClient, GraphConfig, RetryPolicy, Secret, ThrottleLimits};
-
-/// Fast retries so tests of the retry path take milliseconds.
-pub fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 6,
-        max_elapsed: Duration::from_secs(20),
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(200),
-    }
-}
+pub use crate::common::fast_retry;
 
 pub fn sim_config(server: &graph_sim::SimServer) -> GraphConfig {
     GraphConfig::new(
