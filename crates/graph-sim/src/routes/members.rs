@@ -8,8 +8,8 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::channels::team_not_found;
-use super::{App, Scope, after_key, keyed_page, next_for, page, serve};
-use crate::odata::{Allowed, Expr, Op, apply_select, parse_filter};
+use super::{App, Scope, indexed_page, serve};
+use crate::odata::{Allowed, Expr, Op, parse_filter};
 use crate::render;
 
 const MEMBER_PROPS: &[&str] = &[
@@ -49,7 +49,6 @@ pub async fn list(
                     && matches!(e.prop(), Some("userId" | "displayName" | "email"))
             })?;
         }
-        let after = after_key::<usize>(q)?;
         let t = sim.tenant();
         let (_, team) = t.team(&team_id).ok_or_else(|| team_not_found(&team_id))?;
         let all: Vec<(usize, Value)> = team
@@ -59,18 +58,14 @@ pub async fn list(
             .map(|(i, m)| (i, render::member(&t, m)))
             .filter(|(_, v)| filter.as_ref().is_none_or(|f| f.eval(v)))
             .collect();
-        let count = all.len();
-        let (items, next) = keyed_page(all.into_iter(), after.as_ref(), top);
-        let items = items
-            .into_iter()
-            .map(|v| apply_select(v, select.as_deref()))
-            .collect();
-        Ok(page(
+        indexed_page(
+            ctx,
             ctx.context(&format!("teams('{team_id}')/members")),
-            items,
-            next_for(ctx, next),
-            Some(count),
-        ))
+            all,
+            top,
+            select.as_deref(),
+            true,
+        )
     })
     .await
 }

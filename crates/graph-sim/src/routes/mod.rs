@@ -24,7 +24,7 @@ use crate::clock::Millis;
 use crate::encode::mix;
 use crate::error::ApiError;
 use crate::faults::{self, Fault};
-use crate::odata::Query;
+use crate::odata::{Query, apply_select};
 use crate::sim::{Sim, lock};
 use crate::throttle::{self, Key};
 
@@ -505,21 +505,30 @@ where
     K: Ord + Clone,
     I: Iterator<Item = (K, Value)>,
 {
-    let mut out = Vec::new();
-    let mut last: Option<K> = None;
-    let mut more = false;
-    for (k, v) in items {
-        if after.is_some_and(|a| k <= *a) {
-            continue;
-        }
-        if out.len() == top {
-            more = true;
-            break;
-        }
-        last = Some(k);
-        out.push(v);
-    }
-    (out, if more { last } else { None })
+    keyed_page_with(items, after, top, |v| v)
+}
+
+/// A page of a list keyed on list position (teams, groups, members): `$skiptoken` paging,
+/// `$select` applied to the page only, and `@odata.count` of the whole filtered list when
+/// `count` is set.
+pub fn indexed_page(
+    ctx: &Ctx,
+    context: String,
+    all: Vec<(usize, Value)>,
+    top: usize,
+    select: Option<&[String]>,
+    count: bool,
+) -> Result<Value, ApiError> {
+    let after = after_key::<usize>(&ctx.query)?;
+    let total = all.len();
+    let (items, next) = keyed_page(all.into_iter(), after.as_ref(), top);
+    let items = items.into_iter().map(|v| apply_select(v, select)).collect();
+    Ok(page(
+        context,
+        items,
+        next_for(ctx, next),
+        count.then_some(total),
+    ))
 }
 
 /// Like [`keyed_page`], for items not yet rendered: only the page is rendered.

@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{App, Scope, after_key, keyed_page, next_for, page, serve};
+use super::{App, Scope, indexed_page, serve};
 use crate::error::ApiError;
 use crate::odata::{Allowed, Expr, Op, apply_select, parse_filter};
 use crate::render;
@@ -100,28 +100,22 @@ pub async fn list(State(app): State<App>, uri: Uri, headers: HeaderMap) -> Respo
                     _ => false,
                 })?;
             }
-            let after = after_key::<usize>(q)?;
             let t = sim.tenant();
-            let items = t
+            let all: Vec<(usize, Value)> = t
                 .teams
                 .iter()
                 .enumerate()
                 .map(|(i, team)| (i, render::team_listed(team)))
-                .filter(|(_, v)| filter.as_ref().is_none_or(|f| f.eval(v)));
-            let all: Vec<(usize, Value)> = items.collect();
-            let count = all.len();
-            let (items, next) = keyed_page(all.into_iter(), after.as_ref(), top);
-            let items = items
-                .into_iter()
-                .map(|v| apply_select(v, select.as_deref()))
+                .filter(|(_, v)| filter.as_ref().is_none_or(|f| f.eval(v)))
                 .collect();
-            let count = (q.count.as_deref() == Some("true")).then_some(count);
-            Ok(page(
+            indexed_page(
+                ctx,
                 ctx.context("teams"),
-                items,
-                next_for(ctx, next),
-                count,
-            ))
+                all,
+                top,
+                select.as_deref(),
+                q.count.as_deref() == Some("true"),
+            )
         },
     )
     .await
@@ -196,7 +190,6 @@ pub async fn groups(State(app): State<App>, uri: Uri, headers: HeaderMap) -> Res
                     _ => false,
                 })?;
             }
-            let after = after_key::<usize>(q)?;
             let t = sim.tenant();
             // Plain groups first so that teams added later append to the order.
             let teams = t.teams.iter().map(render::group);
@@ -206,19 +199,14 @@ pub async fn groups(State(app): State<App>, uri: Uri, headers: HeaderMap) -> Res
                 .enumerate()
                 .filter(|(_, v)| filter.as_ref().is_none_or(|f| f.eval(v)))
                 .collect();
-            let count = all.len();
-            let (items, next) = keyed_page(all.into_iter(), after.as_ref(), top);
-            let items = items
-                .into_iter()
-                .map(|v| apply_select(v, select.as_deref()))
-                .collect();
-            let count = (q.count.as_deref() == Some("true")).then_some(count);
-            Ok(page(
+            indexed_page(
+                ctx,
                 ctx.context("groups"),
-                items,
-                next_for(ctx, next),
-                count,
-            ))
+                all,
+                top,
+                select.as_deref(),
+                q.count.as_deref() == Some("true"),
+            )
         },
     )
     .await
