@@ -18,7 +18,7 @@ use datafusion::common::{Column, GetExt, not_impl_err};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::file_format::{FileFormat, FileFormatFactory};
 use datafusion::logical_expr::dml::CopyTo;
-use datafusion::logical_expr::{Expr, LogicalPlan, Operator, binary_expr};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, Operator, binary_expr};
 use datafusion::prelude::{DataFrame, SessionContext};
 use deltalake::DeltaTable;
 use deltalake::kernel::engine::arrow_conversion::TryIntoArrow;
@@ -201,7 +201,7 @@ pub async fn copy_to_delta(ctx: &SessionContext, copy: &CopyTo) -> Result<DeltaR
     let table = DeltaTable::try_from_url(url).await?;
     let exists = table.version().is_some();
 
-    let input: LogicalPlan = copy.input.as_ref().clone();
+    let mut input: LogicalPlan = copy.input.as_ref().clone();
     let source_schema: Schema = input.schema().as_arrow().clone();
     for p in &options.partition_by {
         if source_schema.field_with_name(p).is_err() {
@@ -211,8 +211,19 @@ pub async fn copy_to_delta(ctx: &SessionContext, copy: &CopyTo) -> Result<DeltaR
         }
     }
     if exists {
-        check_schema(&table, &source_schema)?;
+        let table_order = check_schema(&table, &source_schema)?;
         check_partitioning(&table, &options.partition_by)?;
+        // Same columns, maybe another order: Delta writes by position, so line them up.
+        let source_order: Vec<&String> = source_schema.fields().iter().map(|f| f.name()).collect();
+        if source_order.iter().zip(&table_order).any(|(a, b)| *a != b) {
+            input = LogicalPlanBuilder::from(input)
+                .project(
+                    table_order
+                        .iter()
+                        .map(|c| Expr::Column(Column::new_unqualified(c.clone()))),
+                )?
+                .build()?;
+        }
     }
     let state = Arc::new(ctx.state());
 
@@ -391,7 +402,8 @@ pub fn inferred_keys(plan: &LogicalPlan) -> Option<Vec<String>> {
     }
 }
 
-fn check_schema(table: &DeltaTable, source: &Schema) -> Result<()> {
+/// Checks that the query fits the existing table and returns the table's column order.
+fn check_schema(table: &DeltaTable, source: &Schema) -> Result<Vec<String>> {
     let kernel = table.snapshot()?.schema();
     let target: Schema = kernel
         .as_ref()
@@ -427,7 +439,7 @@ fn check_schema(table: &DeltaTable, source: &Schema) -> Result<()> {
         }
     }
     if problems.is_empty() {
-        Ok(())
+        Ok(target.fields().iter().map(|f| f.name().clone()).collect())
     } else {
         Err(ShellError::DeltaCopy(format!(
             "the query's schema does not match the existing Delta table (nothing was written; \

@@ -594,6 +594,12 @@ mod tests {
         assert!(first.contains(",merge,2,1,1,"), "{first}");
         let second = run_to_string(&mut shell, &merge).await;
         assert!(second.contains(",merge,0,0,0,"), "{second}");
+        // Same columns in another order append by name, not by position.
+        run_to_string(
+            &mut shell,
+            &format!("COPY (SELECT 'z' AS name, 9 AS id) TO '{p}' STORED AS DELTA;"),
+        )
+        .await;
         run_to_string(&mut shell, "DROP TABLE d;").await;
         run_to_string(
             &mut shell,
@@ -601,7 +607,7 @@ mod tests {
         )
         .await;
         let rows = run_to_string(&mut shell, "SELECT id, name FROM d ORDER BY id;").await;
-        assert_eq!(rows, "id,name\n1,a\n2,B\n3,c\n");
+        assert_eq!(rows, "id,name\n1,a\n2,B\n3,c\n9,z\n");
     }
 
     #[tokio::test]

@@ -164,8 +164,16 @@ impl Completer for ShellHelper {
         if !line.is_char_boundary(pos) {
             return Ok((pos, Vec::new()));
         }
-        let start = word_start(line, pos);
-        let prefix = &line[start..pos];
+        let mut start = word_start(line, pos);
+        let mut prefix = &line[start..pos];
+        // `alias.col` and `schema.table`: complete the part after the dot, unless a full
+        // dotted name (like `teams.messages`) matches.
+        if let Some(dot) = prefix.rfind('.')
+            && self.candidates(prefix).is_empty()
+        {
+            start += dot + 1;
+            prefix = &prefix[dot + 1..];
+        }
         if prefix.is_empty() {
             return Ok((pos, Vec::new()));
         }
@@ -223,6 +231,17 @@ mod tests {
         assert_eq!(h.candidates("last_m"), vec!["last_modified_date_time"]);
         assert_eq!(h.candidates("SEL"), vec!["SELECT"]);
         assert_eq!(h.candidates("sel"), vec!["select"]);
+    }
+
+    #[test]
+    fn completes_after_a_qualifier() {
+        let h = helper();
+        let history = rustyline::history::DefaultHistory::new();
+        let ctx = Context::new(&history);
+        let line = "SELECT m.last_mo";
+        let (start, pairs) = h.complete(line, line.len(), &ctx).unwrap();
+        assert_eq!(start, "SELECT m.".len());
+        assert_eq!(pairs[0].replacement, "last_modified_date_time");
     }
 
     #[test]
