@@ -312,3 +312,76 @@ async fn get_all_messages_full_and_range_export() {
         assert!(ts(&m["lastModifiedDateTime"]) > since);
     }
 }
+
+/// The deltaLink carries the options of the initial request (graph-api.md 4.4: "Any query
+/// parameter must be given only in the initial request; it is encoded into the tokens"): the
+/// next round keeps its page size, `$expand=replies` and filter, and refuses options repeated on
+/// the token.
+#[tokio::test]
+async fn delta_link_keeps_the_initial_options() {
+    let env = Env::new(SimConfig {
+        teams: 1,
+        messages_per_channel: 10,
+        ..SimConfig::for_tests()
+    })
+    .await;
+    let sim = env.server.sim();
+    let team = sim.team_ids()[0].clone();
+    let ch = sim.channels(&team)[0]["id"].as_str().unwrap().to_string();
+    // A filter in the future: only what is posted after it shows, in this round and the next.
+    let since = (sim.now() + chrono::Duration::minutes(10))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let first = env.url(&format!(
+        "/teams/{team}/channels/{}/messages/delta?$top=2&$expand=replies&$filter={}",
+        enc(&ch),
+        enc(&format!("lastModifiedDateTime gt {since}"))
+    ));
+    let (items, delta_link) = round(&env, &first).await;
+    assert!(items.is_empty(), "nothing after the filter time yet");
+    assert!(
+        !delta_link.contains("$top") && !delta_link.contains("$expand"),
+        "{delta_link}"
+    );
+
+    sim.advance(chrono::Duration::minutes(1));
+    let early = sim
+        .post_message(&team, &ch, "<p>before the filter time</p>")
+        .unwrap();
+    sim.advance(chrono::Duration::minutes(20));
+    let mut posted = Vec::new();
+    for i in 0..5 {
+        posted.push(
+            sim.post_message(&team, &ch, &format!("<p>n{i}</p>"))
+                .unwrap(),
+        );
+    }
+    let replied = posted[0].clone();
+    sim.post_reply(&team, &ch, &replied, "<p>re</p>").unwrap();
+
+    let mut url = delta_link.clone();
+    let mut got = Vec::new();
+    loop {
+        let (s, v) = env.get_abs(&url).await;
+        assert_eq!(s, 200, "{url}: {v}");
+        let page = v["value"].as_array().unwrap();
+        assert!(page.len() <= 2, "$top=2 survives into the next round");
+        for m in page {
+            assert!(m["replies"].is_array(), "$expand=replies survives: {m}");
+        }
+        got.extend(page.iter().cloned());
+        match v["@odata.nextLink"].as_str() {
+            Some(n) => url = n.to_string(),
+            None => break,
+        }
+    }
+    let mut ids = common::ids(&got);
+    ids.sort();
+    posted.sort();
+    assert_eq!(ids, posted, "the filter survives: {early} is left out");
+    let thread = got.iter().find(|m| m["id"] == replied.as_str()).unwrap();
+    assert_eq!(thread["replies"].as_array().unwrap().len(), 1);
+
+    let (s, _) = env.get_abs(&format!("{delta_link}&$top=5")).await;
+    assert_eq!(s, 400, "options repeated on a delta token are refused");
+}
