@@ -202,8 +202,28 @@ impl GraphRequest {
         }
     }
 
-    fn s(v: &str) -> String {
-        v.to_string()
+    /// `teams/{team_id}/<tail>`, paced and reported as a request on that team.
+    fn on_team(class: EndpointClass, team_id: &str, tail: &[&str]) -> GraphRequest {
+        let head = ["teams", team_id];
+        let segments = head.iter().chain(tail).map(|s| s.to_string());
+        Self::new(class, Scope::team(team_id), segments.collect())
+    }
+
+    /// `teams/{team_id}/channels/{channel_id}/<tail>`, paced and reported as
+    /// a request on that channel.
+    fn on_channel(
+        class: EndpointClass,
+        team_id: &str,
+        channel_id: &str,
+        tail: &[&str],
+    ) -> GraphRequest {
+        let head = ["teams", team_id, "channels", channel_id];
+        let segments = head.iter().chain(tail).map(|s| s.to_string());
+        Self::new(
+            class,
+            Scope::channel(team_id, channel_id),
+            segments.collect(),
+        )
     }
 
     /// `GET /teams`
@@ -211,17 +231,13 @@ impl GraphRequest {
         Self::new(
             EndpointClass::TeamsList,
             Scope::tenant(),
-            vec![Self::s("teams")],
+            vec!["teams".to_string()],
         )
     }
 
     /// `GET /teams/{id}`
     pub fn get_team(team_id: &str) -> GraphRequest {
-        Self::new(
-            EndpointClass::TeamGet,
-            Scope::team(team_id),
-            vec![Self::s("teams"), Self::s(team_id)],
-        )
+        Self::on_team(EndpointClass::TeamGet, team_id, &[])
     }
 
     /// `GET /groups?$filter=resourceProvisioningOptions/Any(x:x eq 'Team')`
@@ -229,80 +245,48 @@ impl GraphRequest {
         Self::new(
             EndpointClass::GroupsList,
             Scope::tenant(),
-            vec![Self::s("groups")],
+            vec!["groups".to_string()],
         )
         .filter(Filter::groups_with_teams())
     }
 
     /// `GET /teams/{id}/channels`
     pub fn list_channels(team_id: &str) -> GraphRequest {
-        Self::new(
-            EndpointClass::ChannelsList,
-            Scope::team(team_id),
-            vec![Self::s("teams"), Self::s(team_id), Self::s("channels")],
-        )
+        Self::on_team(EndpointClass::ChannelsList, team_id, &["channels"])
     }
 
     /// `GET /teams/{id}/allChannels` (own and incoming shared channels)
     pub fn list_all_channels(team_id: &str) -> GraphRequest {
-        Self::new(
-            EndpointClass::AllChannelsList,
-            Scope::team(team_id),
-            vec![Self::s("teams"), Self::s(team_id), Self::s("allChannels")],
-        )
+        Self::on_team(EndpointClass::AllChannelsList, team_id, &["allChannels"])
     }
 
     /// `GET /teams/{id}/channels/{id}`
     pub fn get_channel(team_id: &str, channel_id: &str) -> GraphRequest {
-        Self::new(
-            EndpointClass::ChannelGet,
-            Scope::channel(team_id, channel_id),
-            vec![
-                Self::s("teams"),
-                Self::s(team_id),
-                Self::s("channels"),
-                Self::s(channel_id),
-            ],
-        )
+        Self::on_channel(EndpointClass::ChannelGet, team_id, channel_id, &[])
     }
 
     /// `GET /teams/{id}/members`
     pub fn list_members(team_id: &str) -> GraphRequest {
-        Self::new(
-            EndpointClass::MembersList,
-            Scope::team(team_id),
-            vec![Self::s("teams"), Self::s(team_id), Self::s("members")],
-        )
+        Self::on_team(EndpointClass::MembersList, team_id, &["members"])
     }
 
     /// `GET /teams/{id}/channels/{id}/messages` (root posts)
     pub fn list_messages(team_id: &str, channel_id: &str) -> GraphRequest {
-        Self::new(
+        Self::on_channel(
             EndpointClass::MessagesList,
-            Scope::channel(team_id, channel_id),
-            vec![
-                Self::s("teams"),
-                Self::s(team_id),
-                Self::s("channels"),
-                Self::s(channel_id),
-                Self::s("messages"),
-            ],
+            team_id,
+            channel_id,
+            &["messages"],
         )
     }
 
     /// `GET /teams/{id}/channels/{id}/messages/{id}`
     pub fn get_message(team_id: &str, channel_id: &str, message_id: &str) -> GraphRequest {
-        let mut r = Self::new(
+        let mut r = Self::on_channel(
             EndpointClass::MessageGet,
-            Scope::channel(team_id, channel_id),
-            vec![
-                Self::s("teams"),
-                Self::s(team_id),
-                Self::s("channels"),
-                Self::s(channel_id),
-                Self::s("messages"),
-                Self::s(message_id),
-            ],
+            team_id,
+            channel_id,
+            &["messages", message_id],
         );
         r.message_id = Some(message_id.to_string());
         r
@@ -310,18 +294,11 @@ impl GraphRequest {
 
     /// `GET /teams/{id}/channels/{id}/messages/{id}/replies`
     pub fn list_replies(team_id: &str, channel_id: &str, message_id: &str) -> GraphRequest {
-        let mut r = Self::new(
+        let mut r = Self::on_channel(
             EndpointClass::RepliesList,
-            Scope::channel(team_id, channel_id),
-            vec![
-                Self::s("teams"),
-                Self::s(team_id),
-                Self::s("channels"),
-                Self::s(channel_id),
-                Self::s("messages"),
-                Self::s(message_id),
-                Self::s("replies"),
-            ],
+            team_id,
+            channel_id,
+            &["messages", message_id, "replies"],
         );
         r.message_id = Some(message_id.to_string());
         r
@@ -329,31 +306,20 @@ impl GraphRequest {
 
     /// `GET /teams/{id}/channels/{id}/messages/delta`
     pub fn messages_delta(team_id: &str, channel_id: &str) -> GraphRequest {
-        Self::new(
+        Self::on_channel(
             EndpointClass::MessagesDelta,
-            Scope::channel(team_id, channel_id),
-            vec![
-                Self::s("teams"),
-                Self::s(team_id),
-                Self::s("channels"),
-                Self::s(channel_id),
-                Self::s("messages"),
-                Self::s("delta"),
-            ],
+            team_id,
+            channel_id,
+            &["messages", "delta"],
         )
     }
 
     /// `GET /teams/{id}/channels/getAllMessages` (export API)
     pub fn get_all_messages(team_id: &str) -> GraphRequest {
-        Self::new(
+        Self::on_team(
             EndpointClass::GetAllMessages,
-            Scope::team(team_id),
-            vec![
-                Self::s("teams"),
-                Self::s(team_id),
-                Self::s("channels"),
-                Self::s("getAllMessages"),
-            ],
+            team_id,
+            &["channels", "getAllMessages"],
         )
     }
 
