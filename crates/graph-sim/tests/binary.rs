@@ -1,9 +1,11 @@
 //! The `teams-graph-sim` binary: first line format, a token and a page through it, --help.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use graph_sim::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID};
+use graph_sim::{DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID};
 use serde_json::Value;
 
 /// Kills the simulator process even when an assertion fails.
@@ -51,23 +53,10 @@ async fn binary_prints_urls_first_and_serves() {
     );
     assert_eq!(graph, authority);
     let http = reqwest::Client::new();
-    let tok: Value = http
-        .post(format!("{authority}/{DEFAULT_TENANT_ID}/oauth2/v2.0/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", DEFAULT_CLIENT_ID),
-            ("client_secret", DEFAULT_CLIENT_SECRET),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tok = common::token_at(authority, &http).await;
     let v: Value = http
         .get(format!("{graph}/v1.0/teams"))
-        .bearer_auth(tok["access_token"].as_str().unwrap())
+        .bearer_auth(&tok)
         .send()
         .await
         .unwrap()

@@ -314,22 +314,11 @@ async fn entity_gets_and_prefer_header() {
         enc(&sys.1),
         sys.2["id"].as_str().unwrap()
     ));
-    let plain: Value = env
-        .http
-        .get(&url)
-        .bearer_auth(&env.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let plain: Value = env.raw(&url).await.json().await.unwrap();
     assert_eq!(plain["messageType"], "unknownFutureValue");
     assert!(plain["eventDetail"]["@odata.type"].is_string());
     let pref: Value = env
-        .http
-        .get(&url)
-        .bearer_auth(&env.token)
+        .authed(&url)
         .header("Prefer", "include-unknown-enum-members")
         .send()
         .await

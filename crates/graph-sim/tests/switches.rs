@@ -95,13 +95,7 @@ async fn seeded_faults() {
         ..Default::default()
     }))
     .await;
-    let resp = env
-        .http
-        .get(env.url("/teams"))
-        .bearer_auth(&env.token)
-        .send()
-        .await
-        .unwrap();
+    let resp = env.raw(&env.url("/teams")).await;
     assert_eq!(resp.status(), 503);
     assert!(resp.headers().get("retry-after").is_some());
     let env = Env::new(one(Faults {
@@ -115,13 +109,7 @@ async fn seeded_faults() {
         ..Default::default()
     }))
     .await;
-    let resp = env
-        .http
-        .get(env.url("/teams"))
-        .bearer_auth(&env.token)
-        .send()
-        .await
-        .unwrap();
+    let resp = env.raw(&env.url("/teams")).await;
     assert_eq!(resp.status(), 200);
     let text = resp.text().await.unwrap();
     assert!(
@@ -134,12 +122,7 @@ async fn seeded_faults() {
         ..Default::default()
     }))
     .await;
-    let r = env
-        .http
-        .get(env.url("/teams"))
-        .bearer_auth(&env.token)
-        .send()
-        .await;
+    let r = env.authed(&env.url("/teams")).send().await;
     let failed = match r {
         Err(_) => true,
         Ok(resp) => resp.bytes().await.is_err(),

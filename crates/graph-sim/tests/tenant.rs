@@ -210,16 +210,7 @@ async fn snapshot(env: &Env) -> Vec<String> {
     ] {
         let (s, v) = env.get(&path).await;
         assert_eq!(s, 200, "{path}: {v}");
-        let raw = env
-            .http
-            .get(env.url(&path))
-            .bearer_auth(&env.token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let raw = env.raw(&env.url(&path)).await.text().await.unwrap();
         out.push(raw.replace(&env.server.graph_url(), "http://SIM"));
     }
     out

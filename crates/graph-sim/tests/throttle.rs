@@ -159,13 +159,7 @@ async fn throttled_answer_has_documented_body_and_fractional_retry_after() {
     ));
     let mut got = None;
     for _ in 0..40 {
-        let resp = env
-            .http
-            .get(&url)
-            .bearer_auth(&env.token)
-            .send()
-            .await
-            .unwrap();
+        let resp = env.raw(&url).await;
         if resp.status() == 429 {
             let ra = resp
                 .headers()
@@ -186,16 +180,7 @@ async fn throttled_answer_has_documented_body_and_fractional_retry_after() {
     assert_eq!(v["error"]["innerError"]["status"], "429");
     // Waiting Retry-After is enough.
     tokio::time::sleep(Duration::from_secs_f64(secs + 0.01)).await;
-    assert_eq!(
-        env.http
-            .get(&url)
-            .bearer_auth(&env.token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(env.raw(&url).await.status(), 200);
 
     let env = Env::new(SimConfig {
         omit_retry_after_rate: 1.0,
@@ -205,13 +190,7 @@ async fn throttled_answer_has_documented_body_and_fractional_retry_after() {
     let team = env.server.sim().team_ids()[0].clone();
     let url = env.url(&format!("/teams/{team}"));
     for _ in 0..40 {
-        let resp = env
-            .http
-            .get(&url)
-            .bearer_auth(&env.token)
-            .send()
-            .await
-            .unwrap();
+        let resp = env.raw(&url).await;
         if resp.status() == 429 {
             assert!(resp.headers().get("retry-after").is_none());
             return;
@@ -236,14 +215,7 @@ async fn pacing_at_the_documented_rate_is_never_throttled() {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for _ in 0..20 {
         tick.tick().await;
-        let s = env
-            .http
-            .get(&url)
-            .bearer_auth(&env.token)
-            .send()
-            .await
-            .unwrap()
-            .status();
+        let s = env.raw(&url).await.status();
         assert_eq!(s, 200);
     }
     assert_eq!(sim.counters().throttled_total(), 0);

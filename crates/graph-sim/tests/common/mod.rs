@@ -18,11 +18,12 @@ pub fn enc(s: &str) -> String {
 }
 
 pub async fn token(server: &SimServer, http: &reqwest::Client) -> String {
-    let url = format!(
-        "{}/{}/oauth2/v2.0/token",
-        server.authority_url(),
-        DEFAULT_TENANT_ID
-    );
+    token_at(&server.authority_url(), http).await
+}
+
+/// A token from the simulator's token endpoint at `authority` (in-process or the binary).
+pub async fn token_at(authority: &str, http: &reqwest::Client) -> String {
+    let url = format!("{authority}/{DEFAULT_TENANT_ID}/oauth2/v2.0/token");
     let resp = http
         .post(url)
         .form(&[
@@ -55,15 +56,19 @@ impl Env {
         format!("{}/v1.0{}", self.server.graph_url(), path_and_query)
     }
 
+    /// An authenticated GET of an absolute URL, ready for more headers.
+    pub fn authed(&self, url: &str) -> reqwest::RequestBuilder {
+        self.http.get(url).bearer_auth(&self.token)
+    }
+
+    /// An authenticated GET of an absolute URL: the raw response.
+    pub async fn raw(&self, url: &str) -> reqwest::Response {
+        self.authed(url).send().await.unwrap()
+    }
+
     /// GET returning (status, body as JSON or Null).
     pub async fn get_abs(&self, url: &str) -> (u16, Value) {
-        let resp = self
-            .http
-            .get(url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
+        let resp = self.raw(url).await;
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
