@@ -285,3 +285,45 @@ fn a_wrong_secret_is_reported_without_echoing_it() {
     assert!(err.contains("AADSTS7000215"), "{err}");
     assert!(!err.contains("wrong~Secret.value42"), "{err}");
 }
+
+#[test]
+fn ctrl_c_stops_a_script_with_exit_code_130() {
+    let cfg = graph_sim::SimConfig {
+        teams: 2,
+        channels_per_team: 2,
+        messages_per_channel: 400,
+        latency_ms: (200, 300),
+        throttle_scale: Some(1.0),
+        ..graph_sim::SimConfig::for_tests()
+    };
+    let t = Tenant::start(cfg);
+    let dir = tempfile::tempdir().unwrap();
+    let child = t
+        .command(dir.path())
+        .args([
+            "-c",
+            "SELECT count(*) FROM message_replies",
+            "-c",
+            "SELECT 'not reached'",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Signal once the query is talking to Graph (the shell is then inside the statement).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while t.sim().counters().total() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("cancelled at -c #1"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(!stdout_of(&out).contains("not reached"));
+}
