@@ -118,10 +118,7 @@ pub async fn list(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let scope = Scope {
-        team: Some(&team_id),
-        channel: None,
-    };
+    let scope = Scope::team(&team_id);
     serve(&app, "channels_list", &uri, &headers, scope, |sim, ctx| {
         list_impl(sim, ctx, &team_id, false)
     })
@@ -134,10 +131,7 @@ pub async fn all(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let scope = Scope {
-        team: Some(&team_id),
-        channel: None,
-    };
+    let scope = Scope::team(&team_id);
     serve(
         &app,
         "all_channels_list",
@@ -156,10 +150,7 @@ pub async fn get_channel(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let scope = Scope {
-        team: Some(&team_id),
-        channel: Some(&channel_id),
-    };
+    let scope = Scope::channel(&team_id, &channel_id);
     serve(&app, "channel_get", &uri, &headers, scope, |sim, ctx| {
         // $filter is listed as supported but means nothing on one entity; it is validated only.
         ctx.query.check(Allowed {

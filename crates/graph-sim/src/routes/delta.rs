@@ -20,7 +20,7 @@ use super::{App, Ctx, Scope, encode_query, serve};
 use crate::clock::Millis;
 use crate::error::ApiError;
 use crate::odata::{Allowed, Expr, Lit, Op, decode_token, encode_token, parse_filter};
-use crate::render::{self, MsgCtx};
+use crate::render;
 use crate::sim::{Sim, lock};
 
 /// Delta page size when `$top` is absent (UNDOCUMENTED; the docs give only the maximum of 50).
@@ -82,10 +82,7 @@ pub async fn delta(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let scope = Scope {
-        team: Some(&team_id),
-        channel: Some(&channel_id),
-    };
+    let scope = Scope::channel(&team_id, &channel_id);
     serve(&app, "messages_delta", &uri, &headers, scope, |sim, ctx| {
         run(sim, ctx, &team_id, &channel_id)
     })
@@ -203,12 +200,7 @@ fn run(sim: &Sim, ctx: &Ctx, team_id: &str, channel_id: &str) -> Result<Value, A
         .filter(|m| round.after.is_none_or(|a| (m.chain_modified, m.id) > a))
         .collect();
     eligible.sort_by_key(|m| (m.chain_modified, m.id));
-    let mctx = MsgCtx {
-        tenant: &t,
-        team,
-        channel: ch,
-        include_unknown_enum: ctx.include_unknown_enum,
-    };
+    let mctx = ctx.msg_ctx(&t, team, ch);
     let start = round.skip.min(eligible.len());
     let end = (start + round.top).min(eligible.len());
     let items: Vec<Value> = eligible[start..end]

@@ -11,7 +11,7 @@ use super::{App, Scope, after_key, keyed_page_with, next_for, page, serve};
 use crate::clock::Millis;
 use crate::error::ApiError;
 use crate::odata::{Allowed, Expr, Lit, parse_filter};
-use crate::render::{self, MsgCtx};
+use crate::render;
 use crate::tenant::Message;
 
 /// Page size when `$top` is absent, and the largest accepted: the docs state neither
@@ -30,10 +30,7 @@ pub async fn get_all_messages(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let scope = Scope {
-        team: Some(&team_id),
-        channel: None,
-    };
+    let scope = Scope::team(&team_id);
     serve(&app, "get_all_messages", &uri, &headers, scope, |sim, ctx| {
         let q = &ctx.query;
         q.check(Allowed { top: true, filter: true, ..Default::default() })?;
@@ -76,7 +73,7 @@ pub async fn get_all_messages(
         }
         rows.sort_by_key(|(k, _)| *k);
         let (items, next) = keyed_page_with(rows.into_iter(), after.as_ref(), top, |(ci, m, root)| {
-            let mctx = MsgCtx { tenant: &t, team, channel: &team.channels[ci], include_unknown_enum: ctx.include_unknown_enum };
+            let mctx = ctx.msg_ctx(&t, team, &team.channels[ci]);
             render::message(&mctx, m, root)
         });
         Ok(page(ctx.context("Collection(chatMessage)"), items, next_for(ctx, next), None))

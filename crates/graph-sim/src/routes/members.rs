@@ -28,10 +28,7 @@ pub async fn list(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let scope = Scope {
-        team: Some(&team_id),
-        channel: None,
-    };
+    let scope = Scope::team(&team_id);
     serve(&app, "members_list", &uri, &headers, scope, |sim, ctx| {
         let q = &ctx.query;
         q.check(Allowed {

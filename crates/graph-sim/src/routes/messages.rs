@@ -77,10 +77,7 @@ pub async fn list(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let scope = Scope {
-        team: Some(&team_id),
-        channel: Some(&channel_id),
-    };
+    let scope = Scope::channel(&team_id, &channel_id);
     serve(&app, "messages_list", &uri, &headers, scope, |sim, ctx| {
         let q = &ctx.query;
         q.check(Allowed {
@@ -93,12 +90,7 @@ pub async fn list(
         let after = after_key::<i64>(q)?;
         let t = sim.tenant();
         let (team, ch) = locate(&t, &team_id, &channel_id)?;
-        let mctx = MsgCtx {
-            tenant: &t,
-            team,
-            channel: ch,
-            include_unknown_enum: ctx.include_unknown_enum,
-        };
+        let mctx = ctx.msg_ctx(&t, team, ch);
         let items = ch.messages.iter().rev().map(|m| (-(m.id as i64), m));
         let (items, next) = keyed_page_with(items, after.as_ref(), top, |m| {
             if expand {
@@ -128,21 +120,13 @@ pub async fn get_message(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let scope = Scope {
-        team: Some(&team_id),
-        channel: Some(&channel_id),
-    };
+    let scope = Scope::channel(&team_id, &channel_id);
     serve(&app, "message_get", &uri, &headers, scope, |sim, ctx| {
         ctx.query.check(Allowed::default())?;
         let t = sim.tenant();
         let (team, ch) = locate(&t, &team_id, &channel_id)?;
         let root = root_of(ch, &message_id)?;
-        let mctx = MsgCtx {
-            tenant: &t,
-            team,
-            channel: ch,
-            include_unknown_enum: ctx.include_unknown_enum,
-        };
+        let mctx = ctx.msg_ctx(&t, team, ch);
         let mut v = render::message(&mctx, root, None);
         v["@odata.context"] = json!(ctx.context(&format!(
             "teams('{team_id}')/channels('{}')/messages/$entity",
@@ -161,10 +145,7 @@ pub async fn replies(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let scope = Scope {
-        team: Some(&team_id),
-        channel: Some(&channel_id),
-    };
+    let scope = Scope::channel(&team_id, &channel_id);
     serve(&app, "replies_list", &uri, &headers, scope, |sim, ctx| {
         let q = &ctx.query;
         q.check(Allowed {
@@ -176,12 +157,7 @@ pub async fn replies(
         let t = sim.tenant();
         let (team, ch) = locate(&t, &team_id, &channel_id)?;
         let root = root_of(ch, &message_id)?;
-        let mctx = MsgCtx {
-            tenant: &t,
-            team,
-            channel: ch,
-            include_unknown_enum: ctx.include_unknown_enum,
-        };
+        let mctx = ctx.msg_ctx(&t, team, ch);
         let items = root.replies.iter().rev().map(|m| (-(m.id as i64), m));
         let (items, next) = keyed_page_with(items, after.as_ref(), top, |m| {
             render::message(&mctx, m, Some(root))
@@ -207,10 +183,7 @@ pub async fn get_reply(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let scope = Scope {
-        team: Some(&team_id),
-        channel: Some(&channel_id),
-    };
+    let scope = Scope::channel(&team_id, &channel_id);
     serve(&app, "message_get", &uri, &headers, scope, |sim, ctx| {
         ctx.query.check(Allowed::default())?;
         let t = sim.tenant();
@@ -222,12 +195,7 @@ pub async fn get_reply(
             .and_then(|id| root.reply_pos(id))
             .map(|p| &root.replies[p])
             .ok_or_else(|| message_not_found(&reply_id))?;
-        let mctx = MsgCtx {
-            tenant: &t,
-            team,
-            channel: ch,
-            include_unknown_enum: ctx.include_unknown_enum,
-        };
+        let mctx = ctx.msg_ctx(&t, team, ch);
         let mut v = render::message(&mctx, reply, Some(root));
         v["@odata.context"] = json!(ctx.context(&format!(
             "teams('{team_id}')/channels('{}')/messages('{message_id}')/replies/$entity",

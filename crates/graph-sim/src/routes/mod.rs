@@ -47,6 +47,21 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// What rendering a message of this channel needs, with this request's `Prefer` choice.
+    pub fn msg_ctx<'t>(
+        &self,
+        tenant: &'t crate::tenant::Tenant,
+        team: &'t crate::tenant::Team,
+        channel: &'t crate::tenant::Channel,
+    ) -> crate::render::MsgCtx<'t> {
+        crate::render::MsgCtx {
+            tenant,
+            team,
+            channel,
+            include_unknown_enum: self.include_unknown_enum,
+        }
+    }
+
     /// An absolute link to this same path with the given query (already encoded).
     pub fn link(&self, query: &str) -> String {
         format!("{}{}?{}", self.base, self.raw_path, query)
@@ -208,6 +223,22 @@ pub fn error_response(
 pub struct Scope<'a> {
     pub team: Option<&'a str>,
     pub channel: Option<&'a str>,
+}
+
+impl<'a> Scope<'a> {
+    pub fn team(team: &'a str) -> Self {
+        Scope {
+            team: Some(team),
+            channel: None,
+        }
+    }
+
+    pub fn channel(team: &'a str, channel: &'a str) -> Self {
+        Scope {
+            team: Some(team),
+            channel: Some(channel),
+        }
+    }
 }
 
 /// Runs one Graph request through the front door and then `handler`.

@@ -129,10 +129,7 @@ pub async fn get_team(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let scope = Scope {
-        team: Some(&team_id),
-        channel: None,
-    };
+    let scope = Scope::team(&team_id);
     serve(&app, "team_get", &uri, &headers, scope, |sim, ctx| {
         let q = &ctx.query;
         q.check(Allowed { select: true, expand: true, ..Default::default() })?;
