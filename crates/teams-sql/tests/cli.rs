@@ -327,3 +327,31 @@ fn ctrl_c_stops_a_script_with_exit_code_130() {
     );
     assert!(!stdout_of(&out).contains("not reached"));
 }
+
+#[test]
+fn skipped_children_are_warned_about_and_counted() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let sim = t.sim();
+    let ids = sim.team_ids();
+    let hidden = ids[0].clone();
+    sim.set_switches(graph_sim::Switches {
+        forbidden_team_ids: vec![hidden.clone()],
+        ..Default::default()
+    });
+    let visible: usize = ids[1..].iter().map(|id| sim.channels(id).len()).sum();
+    let out = t.run(
+        dir.path(),
+        &[
+            "--format",
+            "csv",
+            "-c",
+            "SELECT count(*) AS n FROM channels",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), format!("n\n{visible}\n"));
+    let err = stderr_of(&out);
+    assert!(err.contains("warning: "), "{err}");
+    assert!(err.contains("1 children skipped"), "{err}");
+}
