@@ -130,7 +130,10 @@ impl ThrottleLimits {
 enum BucketKey {
     Tenant(usize),
     Team(String),
-    Channel(String, String),
+    /// Keyed on the channel id alone: channel ids (`19:...@thread...`) are
+    /// unique in the tenant, and a shared channel is reachable through every
+    /// team it is shared with, but Microsoft's 1 rps is per channel.
+    Channel(String),
 }
 
 /// The send times reserved on one limit, and a hold after a 429.
@@ -225,7 +228,7 @@ impl Pacer {
             if let Some(ch) = &scope.channel_id
                 && let Some(g) = gap(self.limits.per_channel_rps)
             {
-                keys.push((BucketKey::Channel(team.clone(), ch.clone()), g));
+                keys.push((BucketKey::Channel(ch.clone()), g));
             }
         }
         keys
@@ -357,12 +360,15 @@ mod tests {
         // 1 rps * 0.9 headroom => 1.111 s apart.
         assert!(b - a >= Duration::from_millis(1100));
         assert!(c - b >= Duration::from_millis(1100));
-        // Another channel of another team is not held up by the first.
         // Another channel of another team only waits for the tenant-wide
         // message limit (18 rps => 56 ms after the first request).
-        let d = p.reserve(EndpointClass::MessagesList, &Scope::channel("t2", "c"));
+        let d = p.reserve(EndpointClass::MessagesList, &Scope::channel("t2", "c2"));
         assert!(d - t0 < Duration::from_millis(100));
         assert!(d - t0 >= Duration::from_millis(55));
+        // The same (shared) channel reached through another team is the
+        // same channel: it queues behind the first three.
+        let e = p.reserve(EndpointClass::MessagesList, &Scope::channel("t3", "c"));
+        assert!(e - c >= Duration::from_millis(1100));
     }
 
     #[tokio::test(start_paused = true)]
