@@ -155,3 +155,41 @@ async fn expand_replies_inline_and_beyond_1000() {
         "big_threads gives a thread with more than 1000 replies"
     );
 }
+
+/// Without `$top`, teams (chosen), groups and members (documented, graph-api.md 2 and 5) come 100
+/// to a page, and the next page carries the rest.
+#[tokio::test]
+async fn default_page_size_is_100_for_teams_groups_members() {
+    let env = Env::new(SimConfig::for_tests()).await;
+    let sim = env.server.sim();
+    while sim.team_ids().len() < 101 {
+        sim.add_team(&format!("Extra {}", sim.team_ids().len()));
+    }
+    let team = sim.team_ids()[0].clone();
+    while sim.members(&team).len() < 101 {
+        let n = sim.members(&team).len();
+        sim.add_member(
+            &team,
+            &format!("User {n}"),
+            &format!("u{n}@example.com"),
+            &[],
+        )
+        .unwrap();
+    }
+    let groups = format!(
+        "/groups?$filter={}",
+        enc("resourceProvisioningOptions/Any(x:x eq 'Team')")
+    );
+    for path in [
+        "/teams".to_string(),
+        groups,
+        format!("/teams/{team}/members"),
+    ] {
+        let first = env.ok(&path).await;
+        assert_eq!(first["value"].as_array().unwrap().len(), 100, "{path}");
+        assert!(first["@odata.nextLink"].is_string(), "{path}");
+        let (items, pages) = env.all_pages(&path).await;
+        assert_eq!(pages, 2, "{path}");
+        assert!(items.len() >= 101, "{path}");
+    }
+}
