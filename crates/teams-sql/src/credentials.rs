@@ -207,8 +207,9 @@ fn missing_message(missing: &[String]) -> String {
     msg.push_str(
         "They come from an Entra ID app registration with the Microsoft Graph application \
          permissions Team.ReadBasic.All, Channel.ReadBasic.All, ChannelMessage.Read.All and \
-         TeamMember.Read.All, with admin consent granted (see \"Azure app registration\" in the \
-         README).\nTo try teams-sql without a tenant: teams-sql --demo",
+         TeamMember.Read.All, with admin consent granted; reading channel messages also needs \
+         Microsoft's approval of the app for the protected Teams APIs (see \"Azure app \
+         registration\" in the README).\nTo try teams-sql without a tenant: teams-sql --demo",
     );
     msg
 }
