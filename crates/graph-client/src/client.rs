@@ -18,9 +18,10 @@ use crate::config::GraphConfig;
 use crate::error::{GraphError, excerpt, unauthorized_hint};
 use crate::pacing::Pacer;
 use crate::paging::{self, Page, parse_page};
-use crate::request::{EndpointClass, GraphRequest, Scope, describe_target};
+use crate::request::{EndpointClass, GraphRequest, Scope};
 use crate::retry::{RetryPolicy, is_retryable_status, parse_retry_after};
 use crate::stats::{Sinks, Stats, StatsSnapshot};
+use crate::status_error::{error_code_message, map_error};
 use crate::token::TokenCache;
 
 /// Who the client signs in as and where it sends requests. Never holds
@@ -99,15 +100,6 @@ pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
         src = s.source();
     }
     msg
-}
-
-/// The parsed `{"error":{"code","message"}}` body of a Graph error.
-fn error_code_message(body: &[u8]) -> (String, String) {
-    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let err = &v["error"];
-    let code = err["code"].as_str().unwrap_or("").to_string();
-    let message = err["message"].as_str().unwrap_or("").to_string();
-    (code, message)
 }
 
 /// What one attempt produced, before the retry decision.
@@ -308,44 +300,12 @@ impl GraphClient {
         paging::items(self.clone(), req)
     }
 
-    /// Makes a Graph link absolute and checks it points at our Graph
-    /// endpoint, so the bearer token is never sent anywhere else.
     fn resolve_link(&self, link: &str) -> Result<String, GraphError> {
-        let base = &self.inner.identity.graph_endpoint;
-        let base_url = url::Url::parse(base)
-            .map_err(|e| GraphError::config(format!("Graph endpoint '{base}' is invalid: {e}")))?;
-        let lower = link.to_ascii_lowercase();
-        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-            // Relative links (key syntax such as "teams('x')/channels/...")
-            // are relative to the service root.
-            let rel = link.trim_start_matches('/');
-            let rel = rel.strip_prefix("v1.0/").unwrap_or(rel);
-            return Ok(format!("{base}/v1.0/{rel}"));
-        }
-        let parsed = url::Url::parse(link).map_err(|_| GraphError::ForeignLink {
-            link_origin: "(unparsable link)".to_string(),
-        })?;
-        let origin = parsed.origin();
-        let rest = &parsed[url::Position::BeforePath..];
-        if origin == base_url.origin() {
-            return Ok(link.to_string());
-        }
-        if let Ok(cloud) = url::Url::parse(&self.inner.cloud_graph_host)
-            && origin == cloud.origin()
-        {
-            // A proxy or simulator standing in for Graph passed Graph's own
-            // link through: keep path and query, send it to the stand-in.
-            let prefix = base_url.path().trim_end_matches('/');
-            return Ok(format!(
-                "{}{}{}",
-                base_url.origin().ascii_serialization(),
-                prefix,
-                rest
-            ));
-        }
-        Err(GraphError::ForeignLink {
-            link_origin: origin.ascii_serialization(),
-        })
+        crate::links::resolve_link(
+            &self.inner.identity.graph_endpoint,
+            &self.inner.cloud_graph_host,
+            link,
+        )
     }
 
     fn secrets(&self) -> Vec<String> {
@@ -575,66 +535,14 @@ impl GraphClient {
                 retry_after,
             });
         }
-        Ok(Attempt::Done(Err(self.map_error(
+        Ok(Attempt::Done(Err(map_error(
             class,
             scope,
             message_id,
             status,
             &body,
             request_id.as_deref(),
+            &|b| self.excerpt(b),
         ))))
-    }
-
-    fn map_error(
-        &self,
-        class: EndpointClass,
-        scope: &Scope,
-        message_id: Option<&str>,
-        status: u16,
-        body: &[u8],
-        request_id: Option<&str>,
-    ) -> GraphError {
-        let (code, message) = error_code_message(body);
-        let rid = request_id
-            .map(|r| format!(" [request-id {r}]"))
-            .unwrap_or_default();
-        let detail = if code.is_empty() && message.is_empty() {
-            self.excerpt(body)
-        } else {
-            self.excerpt(format!("{code}: {message}").as_bytes())
-        };
-        let code_lc = code.to_ascii_lowercase();
-        if status == 410 || code_lc == "syncstatenotfound" || code_lc == "resyncrequired" {
-            return GraphError::ResyncRequired { detail };
-        }
-        if class == EndpointClass::MessagesDelta && matches!(status, 400 | 501) {
-            return GraphError::DeltaUnsupported { detail };
-        }
-        if class == EndpointClass::GetAllMessages && matches!(status, 402 | 403) {
-            return GraphError::ExportUnavailable { status, detail };
-        }
-        match status {
-            403 => GraphError::Forbidden {
-                endpoint: class.describe(),
-                permission: class.permission(),
-                protected_api: class.is_protected_api(),
-                what: describe_target(class, scope, message_id),
-                detail: format!("{detail}{rid}"),
-            },
-            404 => GraphError::NotFound {
-                endpoint: class.describe(),
-                what: describe_target(class, scope, message_id),
-            },
-            _ => GraphError::Http {
-                endpoint: class.describe(),
-                status,
-                code: if code.is_empty() { "-".into() } else { code },
-                message: if message.is_empty() {
-                    format!("{}{rid}", self.excerpt(body))
-                } else {
-                    format!("{}{rid}", self.excerpt(message.as_bytes()))
-                },
-            },
-        }
     }
 }

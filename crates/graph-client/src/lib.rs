@@ -29,6 +29,7 @@ mod client;
 mod cloud;
 mod config;
 mod error;
+mod links;
 pub mod odata;
 mod pacing;
 mod paging;
@@ -36,6 +37,7 @@ mod request;
 mod retry;
 mod secret;
 mod stats;
+mod status_error;
 mod token;
 
 pub use client::{GraphClient, Identity};
