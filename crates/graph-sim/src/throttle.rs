@@ -106,6 +106,22 @@ mod tests {
         assert!((wait - 1.0).abs() < 1e-9);
         assert!(t.admit(start + Duration::from_millis(500), &keys).is_err());
         assert!(t.admit(start + Duration::from_millis(1000), &keys).is_ok());
+        // x0.1 (the slow switch): the per-channel rate is one request per 10 s, and a burst of
+        // 2 is still allowed so that a well-paced client is never refused.
+        let mut slow = Throttle::new(Some(0.1));
+        assert!(slow.admit(start, &keys).is_ok());
+        assert!(slow.admit(start, &keys).is_ok());
+        let wait = slow.admit(start, &keys).unwrap_err();
+        assert!((wait - 10.0).abs() < 1e-9, "{wait}");
+        assert!(slow.admit(start + Duration::from_secs(9), &keys).is_err());
+        assert!(slow.admit(start + Duration::from_secs(10), &keys).is_ok());
+        // x10: ten a second on one channel after the burst.
+        let mut fast = Throttle::new(Some(10.0));
+        for _ in 0..10 {
+            assert!(fast.admit(start, &keys).is_ok());
+        }
+        let wait = fast.admit(start, &keys).unwrap_err();
+        assert!((wait - 0.1).abs() < 1e-9, "{wait}");
         let mut off = Throttle::new(None);
         for _ in 0..100 {
             assert!(off.admit(start, &keys).is_ok());
