@@ -198,6 +198,9 @@ async fn bearer_missing_unknown_and_expired_give_401() {
     )
     .await;
     assert_eq!(env.ok("/teams").await["value"].as_array().unwrap().len(), 3);
+    // An unknown path is checked for a token first, then refused as an unknown segment.
+    check(http.get(env.url("/nonsense")).send().await.unwrap()).await;
+    assert_eq!(env.get("/nonsense").await.0, 400);
     env.server.sim().advance(chrono::Duration::seconds(61));
     let m = check(http.get(&url).bearer_auth(&env.token).send().await.unwrap()).await;
     assert!(m.contains("expired"), "{m}");

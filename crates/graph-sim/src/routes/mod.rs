@@ -129,10 +129,12 @@ pub fn router(app: App) -> Router {
 }
 
 /// Graph answers an unknown path below the version segment with 400 "Resource not found for the
-/// segment".
+/// segment", after the bearer check like every other call (a client without a valid token learns
+/// nothing about paths).
 async fn unknown_segment(
     axum::extract::State(app): axum::extract::State<App>,
     uri: Uri,
+    headers: HeaderMap,
 ) -> Response {
     let seg = uri
         .path()
@@ -140,7 +142,10 @@ async fn unknown_segment(
         .next()
         .unwrap_or_default()
         .to_string();
-    let e = ApiError::bad_request(format!("Resource not found for the segment '{seg}'."));
+    let e = match crate::auth::check_bearer(&app.sim, &headers) {
+        Err(e) => e,
+        Ok(()) => ApiError::bad_request(format!("Resource not found for the segment '{seg}'.")),
+    };
     let rid = request_id(&app.sim, app.sim.next_request_seq());
     error_response(
         &e,
