@@ -444,9 +444,14 @@ impl GraphClient {
                 wait_ms = retry_wait.as_millis() as u64,
                 "retrying Graph request"
             );
+            // Only waits the server asked for (429 / 503 / 504) count as
+            // throttle time; backoff after a network failure is not throttling.
+            let server_wait = matches!(give_up, GraphError::Throttled { .. });
             self.sinks.each(|s| {
                 s.retry();
-                s.throttle_wait(retry_wait);
+                if server_wait {
+                    s.throttle_wait(retry_wait);
+                }
             });
             tokio::time::sleep(retry_wait).await;
         }

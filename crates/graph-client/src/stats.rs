@@ -41,7 +41,9 @@ pub struct StatsSnapshot {
     pub unauthorized_401: u64,
     /// Success replies whose body was not the expected JSON (e.g. cut off).
     pub decode_errors: u64,
-    /// Time spent sleeping because the server said so (Retry-After or backoff).
+    /// Time spent sleeping before retrying a 429 / 503 / 504 (its
+    /// Retry-After, or backoff when it gave none). Backoff after network
+    /// or decode failures is not included.
     pub throttle_wait: Duration,
     /// Time spent in the client's own pacing, before sending.
     pub pacing_wait: Duration,

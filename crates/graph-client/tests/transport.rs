@@ -61,7 +61,14 @@ async fn transport_failure_after_all_attempts_is_reported() {
         "{err:?}"
     );
     assert!(err.to_string().contains("after 3 attempts"), "{err}");
-    assert_eq!(client.stats().transport_errors, 3);
+    let s = client.stats();
+    assert_eq!(s.transport_errors, 3);
+    assert_eq!(s.retries, 2);
+    assert_eq!(
+        s.throttle_wait,
+        Duration::ZERO,
+        "network backoff is not throttling"
+    );
 }
 
 #[tokio::test]
