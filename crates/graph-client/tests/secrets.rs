@@ -55,31 +55,16 @@ async fn echoed_credentials_are_scrubbed_from_errors() {
     });
     let client = GraphClient::new(cfg).unwrap();
     let mut errors = Vec::new();
-    errors.push(
-        client
-            .get_page(&GraphRequest::list_teams())
-            .await
-            .unwrap_err(),
-    );
-    errors.push(
-        client
-            .get_page(&GraphRequest::list_channels("t"))
-            .await
-            .unwrap_err(),
-    );
-    // Three garbled 200s: decode errors are retried twice, then reported.
-    errors.push(
-        client
-            .get_page(&GraphRequest::list_teams())
-            .await
-            .unwrap_err(),
-    );
-    errors.push(
-        client
-            .get_page(&GraphRequest::list_teams())
-            .await
-            .unwrap_err(),
-    );
+    // The third request meets three garbled 200s: decode errors are retried
+    // twice, then reported.
+    for req in [
+        GraphRequest::list_teams(),
+        GraphRequest::list_channels("t"),
+        GraphRequest::list_teams(),
+        GraphRequest::list_teams(),
+    ] {
+        errors.push(client.get_page(&req).await.unwrap_err());
+    }
     assert_eq!(errors.len(), 4);
     assert!(
         matches!(errors[2], graph_client::GraphError::Decode { .. }),

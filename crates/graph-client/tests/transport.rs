@@ -402,26 +402,22 @@ async fn expired_delta_state_asks_for_a_full_sync() {
         "{}/v1.0/teams/t/channels/c/messages/delta?$deltatoken=x",
         server.url
     );
-    for _ in 0..3 {
-        let err = client
+    let follow = || async {
+        client
             .follow(
                 EndpointClass::MessagesDelta,
                 Scope::channel("t", "c"),
                 &link,
             )
             .await
-            .unwrap_err();
+            .unwrap_err()
+    };
+    for _ in 0..3 {
+        let err = follow().await;
         assert!(matches!(err, GraphError::ResyncRequired { .. }), "{err:?}");
         assert!(err.to_string().contains("full sync"), "{err}");
     }
-    let err = client
-        .follow(
-            EndpointClass::MessagesDelta,
-            Scope::channel("t", "c"),
-            &link,
-        )
-        .await
-        .unwrap_err();
+    let err = follow().await;
     assert!(
         matches!(err, GraphError::DeltaUnsupported { .. }),
         "{err:?}"
