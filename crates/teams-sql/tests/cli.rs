@@ -291,7 +291,7 @@ fn ctrl_c_stops_a_script_with_exit_code_130() {
     let cfg = graph_sim::SimConfig {
         teams: 2,
         channels_per_team: 2,
-        messages_per_channel: 400,
+        messages_per_channel: 1000,
         latency_ms: (200, 300),
         throttle_scale: Some(1.0),
         ..graph_sim::SimConfig::for_tests()

@@ -69,14 +69,17 @@ fn ctrl_c_cancels_the_running_query_and_stops_its_requests() {
     let cfg = SimConfig {
         teams: 3,
         channels_per_team: 3,
-        messages_per_channel: 300,
+        messages_per_channel: 1000,
         latency_ms: (200, 300),
         throttle_scale: Some(1.0),
         ..SimConfig::for_tests()
     };
     let t = Tenant::start(cfg);
     let dir = tempfile::tempdir().unwrap();
-    let mut pty = Pty::spawn(t.command(dir.path()));
+    // Channel listing: 20 pages per channel at one request per second per channel.
+    let mut cmd = t.command(dir.path());
+    cmd.args(["--message-source", "channel"]);
+    let mut pty = Pty::spawn(cmd);
     pty.expect("teams-sql> ", T);
 
     pty.send("SELECT count(*) FROM message_replies;\r");
