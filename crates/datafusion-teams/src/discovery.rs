@@ -66,15 +66,3 @@ pub(crate) fn team_channels(scan: &Arc<Scan>, team_id: String) -> ChannelStream 
         })
         .boxed()
 }
-
-/// Every (team, channel) pair to read, discovering as needed with bounded concurrency.
-pub(crate) fn channels(scan: &Arc<Scan>) -> ChannelStream {
-    let s = Arc::clone(scan);
-    team_ids(scan)
-        .map(move |team| match team {
-            Ok(t) => team_channels(&s, t),
-            Err(e) => fail(e),
-        })
-        .flatten_unordered(scan.concurrency())
-        .boxed()
-}

@@ -142,12 +142,15 @@ impl ExecutionPlan for TeamsScanExec {
             ))
         })?;
         let (client, stats) = self.client.scoped();
-        let scan = Arc::new(Scan {
+        let mut scan = Scan {
             plan: Arc::clone(plan),
             client,
             state: Arc::clone(&self.state),
             metrics: ScanMetrics::new(&self.metrics, partition, stats),
-        });
+            permits: Arc::new(tokio::sync::Semaphore::new(1)),
+        };
+        scan.permits = Arc::new(tokio::sync::Semaphore::new(scan.concurrency()));
+        let scan = Arc::new(scan);
         let batch_size = context.session_config().batch_size().max(1);
         let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.plan.schema), 2);
         let tx = builder.tx();

@@ -59,7 +59,9 @@ pub struct TeamsOptions {
     /// endpoint's maximum.
     pub page_size: Option<u32>,
     pub message_source: MessageSource,
-    /// How many teams, and how many channels per team, are read at the same time.
+    /// How many teams are read at the same time (each with up to four channels at once, the
+    /// per-team request rate Microsoft allows). A pushed LIMIT of one page or less reads one
+    /// parent at a time.
     pub concurrency: usize,
 }
 

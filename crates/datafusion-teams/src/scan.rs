@@ -27,6 +27,8 @@ pub(crate) struct Scan {
     pub client: GraphClient,
     pub state: Arc<RunState>,
     pub metrics: ScanMetrics,
+    /// Children read at once across the whole scan (see [`Scan::with_permit`]).
+    pub permits: Arc<tokio::sync::Semaphore>,
 }
 
 /// What a failed request means for the query.
@@ -37,8 +39,34 @@ pub(crate) enum Failure {
 }
 
 impl Scan {
+    /// Parents read at once. A small pushed LIMIT is usually met by the first page of the
+    /// first parent, so it reads one parent at a time instead of starting requests it will
+    /// not need.
     pub fn concurrency(&self) -> usize {
-        self.plan.options.concurrency.max(1)
+        match self.plan.limit {
+            Some(l) if l <= crate::plan::MESSAGES_MAX_TOP as usize => 1,
+            _ => self.plan.options.concurrency.max(1),
+        }
+    }
+
+    /// `rows` only starts once one of the scan's `concurrency` permits is free, and gives it
+    /// back when it ends or is dropped. A waiting stream sends no request.
+    pub fn with_permit(&self, rows: RowStream) -> RowStream {
+        let permits = Arc::clone(&self.permits);
+        stream::once(async move {
+            match permits.acquire_owned().await {
+                Ok(permit) => rows
+                    .map(move |chunk| {
+                        let _held = &permit;
+                        chunk
+                    })
+                    .boxed(),
+                // The semaphore is never closed; should it be, read without a permit.
+                Err(_) => rows,
+            }
+        })
+        .flatten()
+        .boxed()
     }
 
     /// Records a skipped child (403/404): counted in metrics and in the run's notices.

@@ -79,11 +79,25 @@ pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
     }
 }
 
+/// Runs `f` on every channel, spread across teams: at most four channels per team (Microsoft
+/// allows four requests per second per app on a team and one per channel, graph-api.md 1.2),
+/// several teams at once, and `concurrency` channels in all (the scan's permits), which is
+/// also what bounds the pages held in memory.
 fn per_channel(scan: &Arc<Scan>, f: fn(&Arc<Scan>, String, String) -> RowStream) -> RowStream {
+    let per_team = scan.concurrency().min(4);
     let s = Arc::clone(scan);
-    discovery::channels(scan)
-        .map(move |pair| match pair {
-            Ok((t, c)) => f(&s, t, c),
+    discovery::team_ids(scan)
+        .map(move |team| match team {
+            Ok(t) => {
+                let s2 = Arc::clone(&s);
+                discovery::team_channels(&s, t)
+                    .map(move |pair| match pair {
+                        Ok((t, c)) => s2.with_permit(f(&s2, t, c)),
+                        Err(e) => fail(e),
+                    })
+                    .flatten_unordered(per_team)
+                    .boxed()
+            }
             Err(e) => fail(e),
         })
         .flatten_unordered(scan.concurrency())
