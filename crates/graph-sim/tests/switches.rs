@@ -170,71 +170,54 @@ async fn admin_api_mirrors_sim() {
     let env = Env::new(SimConfig::for_tests()).await;
     let base = format!("{}/_sim", env.server.graph_url());
     let http = &env.http;
-    let teams: Vec<Value> = http
-        .get(format!("{base}/teams"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(teams, env.server.sim().teams());
+    // Admin calls: JSON in, raw response out.
+    let post = |path: &str, body: Value| http.post(format!("{base}{path}")).json(&body).send();
+    let get_json = |path: &str| {
+        let req = http.get(format!("{base}{path}"));
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let teams = get_json("/teams").await;
+    assert_eq!(teams.as_array().unwrap(), &env.server.sim().teams());
     let team = teams[0]["id"].as_str().unwrap().to_string();
-    let resp = http
-        .post(format!("{base}/teams/{team}/channels"))
-        .json(&json!({"displayName": "Ops", "membershipType": "private"}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        &format!("/teams/{team}/channels"),
+        json!({"displayName": "Ops", "membershipType": "private"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), 201);
     let ch = resp.json::<Value>().await.unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
     assert!(ch.ends_with("@thread.skype"));
-    let resp = http
-        .post(format!(
-            "{base}/teams/{team}/channels/{}/messages",
-            enc(&ch)
-        ))
-        .json(&json!({"html": "<p>hi</p>"}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        &format!("/teams/{team}/channels/{}/messages", enc(&ch)),
+        json!({"html": "<p>hi</p>"}),
+    )
+    .await
+    .unwrap();
     let mid = resp.json::<Value>().await.unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let resp = http
-        .post(format!(
-            "{base}/teams/{team}/channels/{}/messages/{mid}/react",
-            enc(&ch)
-        ))
-        .json(&json!({"reactionType": "like"}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        &format!("/teams/{team}/channels/{}/messages/{mid}/react", enc(&ch)),
+        json!({"reactionType": "like"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), 204);
     let v = env
         .ok(&format!("/teams/{team}/channels/{}/messages", enc(&ch)))
         .await;
     assert_eq!(v["value"][0]["id"], mid.as_str());
     assert_eq!(v["value"][0]["reactions"][0]["reactionType"], "like");
-    let resp = http
-        .post(format!("{base}/teams/nope/channels"))
-        .json(&json!({"displayName": "x"}))
-        .send()
+    let resp = post("/teams/nope/channels", json!({"displayName": "x"}))
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
-    let c: Value = http
-        .get(format!("{base}/counters"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let c = get_json("/counters").await;
     assert_eq!(c["requests"]["messages_list"], 1);
     let resp = http
         .put(format!("{base}/switches"))
@@ -250,10 +233,7 @@ async fn admin_api_mirrors_sim() {
         403
     );
     let before = env.server.sim().now();
-    let v: Value = http
-        .post(format!("{base}/advance"))
-        .json(&json!({"seconds": 3600}))
-        .send()
+    let v: Value = post("/advance", json!({"seconds": 3600}))
         .await
         .unwrap()
         .json()
@@ -261,10 +241,7 @@ async fn admin_api_mirrors_sim() {
         .unwrap();
     assert!(v["now"].is_string());
     assert_eq!(env.server.sim().now() - before, chrono::Duration::hours(1));
-    let team2 = http
-        .post(format!("{base}/teams"))
-        .json(&json!({"displayName": "New team"}))
-        .send()
+    let team2 = post("/teams", json!({"displayName": "New team"}))
         .await
         .unwrap()
         .json::<Value>()
