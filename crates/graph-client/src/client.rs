@@ -512,7 +512,7 @@ impl GraphClient {
                         "the reply is larger than {} MiB; request smaller pages ($top) or do not expand replies",
                         MAX_BODY >> 20
                     ),
-                    excerpt: String::new(),
+                    excerpt: "(not kept: over the size cap)".to_string(),
                 })));
             }
         };
