@@ -23,6 +23,21 @@ fn chain_modified(sim: &graph_sim::Sim, team: &str, ch: &str, root: &Value) -> D
     t
 }
 
+/// A one-team tenant with `messages` root posts per channel, and its first channel:
+/// (env, sim, team id, channel id).
+async fn one_channel(messages: usize) -> (Env, graph_sim::Sim, String, String) {
+    let env = Env::new(SimConfig {
+        teams: 1,
+        messages_per_channel: messages,
+        ..SimConfig::for_tests()
+    })
+    .await;
+    let sim = env.server.sim();
+    let team = sim.team_ids()[0].clone();
+    let ch = sim.channels(&team)[0]["id"].as_str().unwrap().to_string();
+    (env, sim, team, ch)
+}
+
 /// Follows a delta round to its deltaLink; returns items and the deltaLink.
 async fn round(env: &Env, first_url: &str) -> (Vec<Value>, String) {
     let mut url = first_url.to_string();
@@ -51,15 +66,7 @@ async fn round(env: &Env, first_url: &str) -> (Vec<Value>, String) {
 
 #[tokio::test]
 async fn delta_rounds_window_and_mutations() {
-    let env = Env::new(SimConfig {
-        teams: 1,
-        messages_per_channel: 40,
-        ..SimConfig::for_tests()
-    })
-    .await;
-    let sim = env.server.sim();
-    let team = sim.team_ids()[0].clone();
-    let ch = sim.channels(&team)[0]["id"].as_str().unwrap().to_string();
+    let (env, sim, team, ch) = one_channel(40).await;
     let base = env.url(&format!(
         "/teams/{team}/channels/{}/messages/delta",
         enc(&ch)
@@ -187,15 +194,7 @@ async fn delta_rounds_window_and_mutations() {
 
 #[tokio::test]
 async fn delta_change_during_a_round_is_not_lost() {
-    let env = Env::new(SimConfig {
-        teams: 1,
-        messages_per_channel: 30,
-        ..SimConfig::for_tests()
-    })
-    .await;
-    let sim = env.server.sim();
-    let team = sim.team_ids()[0].clone();
-    let ch = sim.channels(&team)[0]["id"].as_str().unwrap().to_string();
+    let (env, sim, team, ch) = one_channel(30).await;
     let base = env.url(&format!(
         "/teams/{team}/channels/{}/messages/delta?$top=2",
         enc(&ch)
@@ -319,15 +318,7 @@ async fn get_all_messages_full_and_range_export() {
 /// the token.
 #[tokio::test]
 async fn delta_link_keeps_the_initial_options() {
-    let env = Env::new(SimConfig {
-        teams: 1,
-        messages_per_channel: 10,
-        ..SimConfig::for_tests()
-    })
-    .await;
-    let sim = env.server.sim();
-    let team = sim.team_ids()[0].clone();
-    let ch = sim.channels(&team)[0]["id"].as_str().unwrap().to_string();
+    let (env, sim, team, ch) = one_channel(10).await;
     // A filter in the future: only what is posted after it shows, in this round and the next.
     let since = (sim.now() + chrono::Duration::minutes(10))
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
