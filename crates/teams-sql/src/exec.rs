@@ -186,7 +186,26 @@ impl Shell {
         let rows = if let LogicalPlan::Copy(copy) = &plan
             && copy_delta::is_delta(copy)
         {
-            let report = copy_delta::copy_to_delta(&self.ctx, copy).await?;
+            // Exports can take minutes on a real tenant: show progress while deltalake pulls
+            // the rows (it consumes the stream itself, so only Graph counters are known).
+            let progress_ok = self.stderr_tty && !self.quiet;
+            let mut progress = Progress::new(progress_ok);
+            let mut ticker = tokio::time::interval(Progress::INTERVAL);
+            let copy_fut = copy_delta::copy_to_delta(&self.ctx, copy);
+            tokio::pin!(copy_fut);
+            let report = loop {
+                tokio::select! {
+                    r = &mut copy_fut => break r?,
+                    _ = ticker.tick() => {
+                        let so_far = match (&before, self.graph_counters()) {
+                            (Some(b), Some(now)) => Some(now.since(b)),
+                            _ => None,
+                        };
+                        progress.update(None, so_far.as_ref());
+                    }
+                }
+            };
+            drop(progress);
             let batch = report
                 .to_batch()
                 .map_err(datafusion::error::DataFusionError::from)?;
@@ -227,7 +246,7 @@ impl Shell {
                             (Some(b), Some(now)) => Some(now.since(b)),
                             _ => None,
                         };
-                        progress.update(rows, so_far.as_ref());
+                        progress.update(Some(rows), so_far.as_ref());
                     }
                 }
             }

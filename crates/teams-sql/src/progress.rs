@@ -29,7 +29,8 @@ impl Progress {
     pub const INTERVAL: Duration = Duration::from_millis(200);
 
     /// `since_start` are the Graph counters accumulated by this query so far.
-    pub fn update(&mut self, rows: usize, since_start: Option<&GraphCounters>) {
+    /// `rows` is `None` when the rows are consumed elsewhere (Delta writes).
+    pub fn update(&mut self, rows: Option<usize>, since_start: Option<&GraphCounters>) {
         if !self.enabled || self.started.elapsed() < SHOW_AFTER {
             return;
         }
@@ -45,9 +46,10 @@ impl Progress {
     }
 }
 
-fn message(rows: usize, g: Option<&GraphCounters>) -> String {
+fn message(rows: Option<usize>, g: Option<&GraphCounters>) -> String {
+    let rows = rows.map(|r| format!("{r} rows")).unwrap_or_default();
     match g {
-        None => format!("{rows} rows"),
+        None => rows,
         Some(g) => {
             let mut parts = vec![format!("{} Graph requests", g.requests)];
             let teams = g.class("teams_list") + g.class("groups_list") + g.class("team_get");
@@ -66,8 +68,8 @@ fn message(rows: usize, g: Option<&GraphCounters>) -> String {
                     g.throttle_wait.as_secs_f64()
                 ));
             }
-            parts.push(format!("{rows} rows"));
-            parts.join(" ")
+            parts.push(rows);
+            parts.join(" ").trim_end().to_string()
         }
     }
 }
@@ -78,5 +80,33 @@ impl Drop for Progress {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_names_requests_throttling_and_rows() {
+        let g = GraphCounters {
+            requests: 12,
+            throttled: 2,
+            throttle_wait: Duration::from_millis(1500),
+            per_class: [
+                ("teams_list".to_string(), 1),
+                ("messages_list".to_string(), 9),
+            ]
+            .into(),
+            ..GraphCounters::default()
+        };
+        assert_eq!(
+            message(Some(40), Some(&g)),
+            "12 Graph requests (teams 1, channels 0, messages 9) 2 throttled, waited 1.5s 40 rows"
+        );
+        assert_eq!(
+            message(None, Some(&GraphCounters::default())),
+            "0 Graph requests (teams 0, channels 0, messages 0)"
+        );
     }
 }
