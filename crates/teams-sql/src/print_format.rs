@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use comfy_table::{Cell, ContentArrangement, Table, presets};
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -185,14 +185,59 @@ pub fn render_table(schema: &Schema, batches: &[RecordBatch]) -> Result<String, 
             .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
             .collect::<Result<Vec<_>, _>>()?;
         for row in 0..batch.num_rows() {
-            table.add_row(
-                formatters
-                    .iter()
-                    .map(|f| Cell::new(truncate_cell(&f.value(row).to_string()))),
-            );
+            let mut cells = Vec::with_capacity(formatters.len());
+            for (f, col) in formatters.iter().zip(batch.columns()) {
+                let text = if is_nested(col.data_type()) {
+                    nested_text(col, row, &options)?
+                } else {
+                    f.value(row).to_string()
+                };
+                cells.push(Cell::new(truncate_cell(&text)));
+            }
+            table.add_row(cells);
         }
     }
     Ok(table.to_string())
+}
+
+/// Nested values for people: struct fields that are NULL are left out, so a Graph identity
+/// set reads `{user: {id: .., display_name: Megan}}` rather than a wall of NULLs.
+fn nested_text(
+    col: &ArrayRef,
+    row: usize,
+    options: &FormatOptions<'_>,
+) -> Result<String, ArrowError> {
+    if col.is_null(row) {
+        return Ok("NULL".to_string());
+    }
+    match col.data_type() {
+        DataType::Struct(_) => {
+            let s = col.as_struct();
+            let mut parts = Vec::new();
+            for (field, child) in s.fields().iter().zip(s.columns()) {
+                if !child.is_null(row) {
+                    parts.push(format!(
+                        "{}: {}",
+                        field.name(),
+                        nested_text(child, row, options)?
+                    ));
+                }
+            }
+            Ok(format!("{{{}}}", parts.join(", ")))
+        }
+        DataType::List(_) => list_text(&col.as_list::<i32>().value(row), options),
+        DataType::LargeList(_) => list_text(&col.as_list::<i64>().value(row), options),
+        _ => Ok(ArrayFormatter::try_new(col.as_ref(), options)?
+            .value(row)
+            .to_string()),
+    }
+}
+
+fn list_text(values: &ArrayRef, options: &FormatOptions<'_>) -> Result<String, ArrowError> {
+    let items = (0..values.len())
+        .map(|i| nested_text(values, i, options))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(format!("[{}]", items.join(", ")))
 }
 
 fn truncate_cell(s: &str) -> String {
@@ -367,6 +412,24 @@ mod tests {
         assert_eq!(print(PrintFormat::Csv, &empty), "name,n,roles\n");
         assert_eq!(print(PrintFormat::Json, &empty).trim(), "[]");
         assert_eq!(print(PrintFormat::Ndjson, &empty), "");
+    }
+
+    #[test]
+    fn table_leaves_null_struct_fields_out() {
+        use datafusion::arrow::array::StructArray;
+        let user = StructArray::from(vec![
+            (
+                Arc::new(Field::new("id", DataType::Utf8, true)),
+                Arc::new(StringArray::from(vec![Some("u1")])) as ArrayRef,
+            ),
+            (
+                Arc::new(Field::new("display_name", DataType::Utf8, true)),
+                Arc::new(StringArray::from(vec![None::<&str>])) as ArrayRef,
+            ),
+        ]);
+        let batch = RecordBatch::try_from_iter(vec![("from", Arc::new(user) as ArrayRef)]).unwrap();
+        let text = print(PrintFormat::Table, &batch);
+        assert!(text.contains("{id: u1}"), "{text}");
     }
 
     #[test]
