@@ -88,8 +88,7 @@ impl Scan {
         }
     }
 
-    fn count_page(&self, page: &Page) {
-        let _ = page;
+    fn count_page(&self, _page: &Page) {
         self.metrics.pages.add(1);
         self.metrics.sync();
     }

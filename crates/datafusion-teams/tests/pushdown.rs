@@ -151,6 +151,7 @@ async fn explain_shows_pushed_filters_and_request_plan() {
     assert!(plan.contains("last_modified_date_time"), "{plan}");
     assert!(plan.contains("source=export"), "{plan}");
     assert!(plan.contains("getAllMessages"), "{plan}");
+    println!("{plan}");
 
     let plan = env
         .explain(&format!(

@@ -39,6 +39,7 @@ fn team_rows(scan: &Arc<Scan>, team_id: String) -> RowStream {
                 )
             })
             .collect();
+        let concurrency = scan.concurrency();
         let scan = Arc::clone(scan);
         return stream::iter(reqs)
             .map(move |(id, req)| {
@@ -56,7 +57,7 @@ fn team_rows(scan: &Arc<Scan>, team_id: String) -> RowStream {
                     )
                 }
             })
-            .buffered(scan_concurrency(p.ids.as_ref().map_or(1, |s| s.len())))
+            .buffered(concurrency)
             .boxed();
     }
     let mut req = GraphRequest::list_channels(&team_id).select(&cols);
@@ -89,10 +90,6 @@ fn team_rows(scan: &Arc<Scan>, team_id: String) -> RowStream {
             })
         })
         .boxed()
-}
-
-fn scan_concurrency(n: usize) -> usize {
-    n.clamp(1, 8)
 }
 
 pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
