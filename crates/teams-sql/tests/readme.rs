@@ -1,8 +1,9 @@
-//! Every `teams-sql --demo ...` command shown in the README runs (the README promises that a
-//! newcomer can paste them). Commands are taken from fenced `sh`/`bash`/`console` blocks, lines
-//! starting with `teams-sql --demo` or `cargo run --release -p teams-sql -- --demo`; commands
-//! that need a cloud account (s3://, az://, abfss://, gs://) or use shell pipes and redirects
-//! are left out.
+//! Every `teams-sql --demo ...` command and every SQL block shown in the README runs (the
+//! README promises that a newcomer can paste them). Commands are taken from fenced
+//! `sh`/`bash`/`console` blocks, lines starting with `teams-sql --demo` or
+//! `cargo run --release -p teams-sql -- --demo`; ```sql blocks run as scripts with `--demo -f`.
+//! Whatever needs a cloud account (s3://, az://, abfss://, gs://) or uses shell pipes and
+//! redirects is left out.
 
 mod common;
 
@@ -103,6 +104,33 @@ fn demo_commands(readme: &str) -> Vec<Vec<String>> {
     out
 }
 
+/// The contents of every ```sql block that needs no cloud account.
+fn sql_blocks(readme: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in readme.lines() {
+        let t = line.trim();
+        match (&mut current, t.strip_prefix("```")) {
+            (None, Some(lang)) if lang.trim() == "sql" => current = Some(String::new()),
+            (Some(_), Some(_)) => {
+                if let Some(block) = current.take()
+                    && !["s3://", "az://", "abfss://", "gs://"]
+                        .iter()
+                        .any(|s| block.contains(s))
+                {
+                    out.push(block);
+                }
+            }
+            (Some(block), None) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -148,6 +176,29 @@ fn every_demo_command_in_the_readme_runs() {
             out.status.success(),
             "README command failed: teams-sql {}\n{}",
             args.join(" "),
+            stderr_of(&out)
+        );
+    }
+}
+
+#[test]
+fn every_sql_block_in_the_readme_runs() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md"))
+        .expect("README.md at the repository root");
+    for block in sql_blocks(&readme) {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&repo_root().join("sql"), &dir.path().join("sql"));
+        let script = dir.path().join("block.sql");
+        std::fs::write(&script, &block).unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let out = isolated_command(home.path(), dir.path())
+            .args(["--demo", "--format", "csv", "-f"])
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "README SQL block failed:\n{block}\n{}",
             stderr_of(&out)
         );
     }
