@@ -16,7 +16,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricsSet, RecordOutput};
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -186,7 +186,7 @@ async fn produce(
                 let _timer = scan.metrics.baseline.elapsed_compute().timer();
                 decode_rows(table, &schema, piece)?
             };
-            scan.metrics.baseline.record_output(batch.num_rows());
+            let batch = batch.record_output(&scan.metrics.baseline);
             if tx.send(Ok(batch)).await.is_err() {
                 // The consumer is gone (LIMIT satisfied upstream, query cancelled).
                 return Ok(());
