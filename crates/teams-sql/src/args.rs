@@ -82,6 +82,10 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
 
+    /// Most rows a `table` result shows (0 = all); csv/json/ndjson are never cut
+    #[arg(long, value_name = "N", default_value_t = crate::exec::DEFAULT_MAX_ROWS)]
+    pub maxrows: usize,
+
     /// Print only data: no row counts, timings or Graph request summaries on stderr
     #[arg(short, long)]
     pub quiet: bool,

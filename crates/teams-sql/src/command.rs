@@ -15,6 +15,8 @@ pub enum Command {
     Timing(Option<bool>),
     /// `None` shows the current format.
     Format(Option<PrintFormat>),
+    /// `None` shows the current limit.
+    MaxRows(Option<usize>),
     Conn,
 }
 
@@ -26,6 +28,7 @@ Commands:
   \\d TABLE         columns, types, primary key and pushdown columns of TABLE
   \\timing [on|off] show or hide elapsed time after each statement
   \\format [FORMAT] show or set the output format: table, csv, json, ndjson, automatic
+  \\maxrows [N]     show or set how many rows a table shows (0 = all)
   \\conn            tenant, cloud and app identity of this session (never the secret)
 SQL statements end with `;` and may span lines. Ctrl-C cancels a running query.
 COPY (query) TO 'path' STORED AS PARQUET | CSV | JSON | DELTA [OPTIONS (...)] exports results.";
@@ -56,6 +59,11 @@ impl FromStr for Command {
             },
             ("format" | "pset", None) => Ok(Command::Format(None)),
             ("format" | "pset", Some(f)) => f.parse().map(|f| Command::Format(Some(f))),
+            ("maxrows", None) => Ok(Command::MaxRows(None)),
+            ("maxrows", Some(n)) => n
+                .parse()
+                .map(|n| Command::MaxRows(Some(n)))
+                .map_err(|_| format!("\\maxrows: expected a number, got '{n}'")),
             ("conn" | "conninfo", None) => Ok(Command::Conn),
             _ => Err(format!("unknown command '\\{body}' (\\? lists commands)")),
         }
@@ -82,6 +90,8 @@ mod tests {
             Ok(Command::Format(Some(PrintFormat::Ndjson)))
         );
         assert_eq!("\\conn".parse(), Ok(Command::Conn));
+        assert_eq!("\\maxrows 0".parse(), Ok(Command::MaxRows(Some(0))));
+        assert!("\\maxrows x".parse::<Command>().is_err());
         assert!("\\format xml".parse::<Command>().is_err());
         assert!("\\x".parse::<Command>().is_err());
     }

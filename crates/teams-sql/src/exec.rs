@@ -33,6 +33,9 @@ use crate::script;
 use crate::session::{self, CATALOG, TEAMS_SCHEMA};
 use crate::stats::GraphCounters;
 
+/// Rows a terminal table shows by default.
+pub const DEFAULT_MAX_ROWS: usize = 1000;
+
 /// What the caller should do after a statement or command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -48,6 +51,8 @@ pub struct Shell {
     pub format: PrintFormat,
     pub timing: bool,
     pub quiet: bool,
+    /// Row limit of terminal tables (0 = no limit).
+    pub max_rows: usize,
     stdout_tty: bool,
     stderr_tty: bool,
     _demo: Option<DemoTenant>,
@@ -67,6 +72,7 @@ impl Shell {
             format,
             timing: true,
             quiet: false,
+            max_rows: DEFAULT_MAX_ROWS,
             stdout_tty: std::io::stdout().is_terminal(),
             stderr_tty: std::io::stderr().is_terminal(),
             _demo: None,
@@ -117,6 +123,7 @@ impl Shell {
 
         let mut shell = Shell::offline(args.format);
         shell.quiet = args.quiet;
+        shell.max_rows = args.maxrows;
         let handle =
             datafusion_teams::register(&shell.ctx, TeamsConfig { client, options }).await?;
         shell.teams = Some(handle);
@@ -227,7 +234,10 @@ impl Shell {
                 && (!self.stdout_tty || format == PrintFormat::Table);
             let mut progress = Progress::new(progress_ok);
             let mut ticker = tokio::time::interval(Progress::INTERVAL);
-            let mut printer = (!is_ddl).then(|| ResultPrinter::new(format, schema, &mut out));
+            let max_rows = self.max_rows;
+            let mut printer = (!is_ddl).then(|| {
+                ResultPrinter::new(format, schema, &mut out).with_max_table_rows(max_rows)
+            });
             let mut rows = 0usize;
             loop {
                 tokio::select! {
@@ -252,8 +262,15 @@ impl Shell {
             }
             drop(progress);
             if let Some(p) = printer {
+                let hidden = p.hidden_rows();
                 p.finish()
                     .map_err(datafusion::error::DataFusionError::from)?;
+                if hidden > 0 && !self.quiet {
+                    eprintln!(
+                        "({hidden} more rows not shown: --maxrows N or \\maxrows N, 0 for all; \
+                         csv/json/ndjson are never cut)"
+                    );
+                }
             }
             rows
         };
@@ -326,6 +343,11 @@ impl Shell {
             Command::Timing(v) => {
                 self.timing = v.unwrap_or(!self.timing);
                 eprintln!("timing is {}", if self.timing { "on" } else { "off" });
+            }
+            Command::MaxRows(None) => eprintln!("table row limit is {}", self.max_rows),
+            Command::MaxRows(Some(n)) => {
+                self.max_rows = n;
+                eprintln!("table row limit is {n}");
             }
             Command::Format(None) => eprintln!("output format is {}", self.format),
             Command::Format(Some(f)) => {

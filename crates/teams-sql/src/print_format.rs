@@ -65,8 +65,9 @@ impl fmt::Display for PrintFormat {
     }
 }
 
-/// Longest cell shown in a terminal table; message bodies can be many KB of HTML and would
-/// make every row unreadable. CSV/JSON output is never truncated.
+/// Longest text cell shown in a terminal table; message bodies can be many KB of HTML and
+/// would make every row unreadable. Values without spaces (ids, URLs) and CSV/JSON output are
+/// never cut.
 const MAX_CELL_CHARS: usize = 80;
 
 fn table_format_options() -> FormatOptions<'static> {
@@ -79,6 +80,10 @@ pub struct ResultPrinter<'a> {
     schema: SchemaRef,
     out: &'a mut dyn Write,
     buffered: Vec<RecordBatch>,
+    buffered_rows: usize,
+    /// Terminal tables keep at most this many rows (0 = all): a table must be held in memory
+    /// until its widths are known, and nobody reads a million-row table on a screen.
+    max_table_rows: usize,
     json: Option<json::ArrayWriter<Vec<u8>>>,
     csv_header_written: bool,
     rows: usize,
@@ -92,18 +97,37 @@ impl<'a> ResultPrinter<'a> {
             schema,
             out,
             buffered: Vec::new(),
+            buffered_rows: 0,
+            max_table_rows: 0,
             json: None,
             csv_header_written: false,
             rows: 0,
         }
     }
 
+    pub fn with_max_table_rows(mut self, max: usize) -> Self {
+        self.max_table_rows = max;
+        self
+    }
+
+    /// Rows counted but not shown because of the table row limit.
+    pub fn hidden_rows(&self) -> usize {
+        self.rows - self.buffered_rows.min(self.rows)
+    }
+
     pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
         self.rows += batch.num_rows();
         match self.format {
             PrintFormat::Automatic | PrintFormat::Table => {
-                if batch.num_rows() > 0 {
-                    self.buffered.push(batch.clone());
+                let room = if self.max_table_rows == 0 {
+                    batch.num_rows()
+                } else {
+                    self.max_table_rows.saturating_sub(self.buffered_rows)
+                };
+                let take = room.min(batch.num_rows());
+                if take > 0 {
+                    self.buffered.push(batch.slice(0, take));
+                    self.buffered_rows += take;
                 }
             }
             PrintFormat::Csv => {
@@ -241,6 +265,10 @@ fn list_text(values: &ArrayRef, options: &FormatOptions<'_>) -> Result<String, A
 }
 
 fn truncate_cell(s: &str) -> String {
+    // Identifiers and URLs (no whitespace) stay whole: people copy them into the next query.
+    if !s.chars().any(char::is_whitespace) {
+        return s.to_string();
+    }
     // Newlines inside a cell would break the table's alignment.
     let one_line: String = s
         .chars()
@@ -433,9 +461,25 @@ mod tests {
     }
 
     #[test]
+    fn tables_keep_only_the_row_limit_but_count_everything() {
+        let b = sample();
+        let mut out = Vec::new();
+        let mut p =
+            ResultPrinter::new(PrintFormat::Table, b.schema(), &mut out).with_max_table_rows(3);
+        p.write_batch(&b).unwrap();
+        p.write_batch(&b).unwrap();
+        assert_eq!(p.hidden_rows(), 1);
+        assert_eq!(p.finish().unwrap(), 4);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("a,b").count(), 2, "{text}");
+    }
+
+    #[test]
     fn long_cells_are_cut_in_tables_only() {
-        let long = "x".repeat(200);
+        let long = "x ".repeat(100);
         assert_eq!(truncate_cell(&long).chars().count(), MAX_CELL_CHARS);
+        let id = "M".repeat(120);
+        assert_eq!(truncate_cell(&id), id);
         assert_eq!(truncate_cell("a\nb"), "a b");
     }
 
