@@ -164,6 +164,9 @@ pub fn decode_rows(
     }
     let mut decoder = ReaderBuilder::new(Arc::clone(schema))
         .with_batch_size(rows.len().max(1))
+        // A number or boolean where Graph documents a string (ids, etags) becomes its text
+        // instead of failing the whole page.
+        .with_coerce_primitive(true)
         .build_decoder()
         .map_err(|e| TeamsError::decode(table, e))?;
     decoder
@@ -298,6 +301,18 @@ mod tests {
         let rows = vec![json!({"id": "a"}), json!({"id": "b"})];
         let batch = decode_rows(Table::Teams, &schema, &rows).unwrap();
         assert_eq!(batch.num_rows(), 2);
+    }
+
+    #[test]
+    fn numbers_in_string_columns_become_text() {
+        let schema = Table::Members.schema();
+        let row = normalise(
+            Table::Members,
+            json!({"id": 42, "displayName": "x", "roles": ["owner"]}),
+            &ParentIds::team("T"),
+        );
+        let batch = decode_rows(Table::Members, &schema, &[row]).unwrap();
+        assert_eq!(batch.column(1).as_string::<i32>().value(0), "42");
     }
 
     #[test]
