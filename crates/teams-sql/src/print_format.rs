@@ -201,6 +201,9 @@ pub fn render_table(schema: &Schema, batches: &[RecordBatch]) -> Result<String, 
         .load_preset(presets::ASCII_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled);
     table.set_header(schema.fields().iter().map(|f| Cell::new(f.name())));
+    // An EXPLAIN plan is read line by line: cutting or flattening it would hide the very
+    // scan details (pushed filters, request plan, metrics) people run EXPLAIN for.
+    let whole_cells = is_explain(schema);
     let options = table_format_options();
     for batch in batches {
         let formatters = batch
@@ -216,7 +219,11 @@ pub fn render_table(schema: &Schema, batches: &[RecordBatch]) -> Result<String, 
                 } else {
                     f.value(row).to_string()
                 };
-                cells.push(Cell::new(truncate_cell(&text)));
+                cells.push(Cell::new(if whole_cells {
+                    text
+                } else {
+                    truncate_cell(&text)
+                }));
             }
             table.add_row(cells);
         }
@@ -262,6 +269,12 @@ fn list_text(values: &ArrayRef, options: &FormatOptions<'_>) -> Result<String, A
         .map(|i| nested_text(values, i, options))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(format!("[{}]", items.join(", ")))
+}
+
+/// DataFusion's EXPLAIN and EXPLAIN ANALYZE results have exactly these two columns.
+fn is_explain(schema: &Schema) -> bool {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    names == ["plan_type", "plan"]
 }
 
 fn truncate_cell(s: &str) -> String {
@@ -472,6 +485,33 @@ mod tests {
         assert_eq!(p.finish().unwrap(), 4);
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.matches("a,b").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn explain_plans_keep_every_line_whole() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("plan_type", DataType::Utf8, false),
+            Field::new("plan", DataType::Utf8, false),
+        ]));
+        let plan = format!(
+            "GlobalLimitExec: fetch=10\n  TeamsScanExec: {}",
+            "x ".repeat(60)
+        );
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(StringArray::from(vec!["physical_plan"])),
+                Arc::new(StringArray::from(vec![plan.clone()])),
+            ],
+        )
+        .unwrap();
+        let text = render_table(&schema, &[batch]).unwrap();
+        assert!(text.contains("GlobalLimitExec: fetch=10"), "{text}");
+        assert!(
+            text.contains(plan.lines().nth(1).unwrap().trim_end()),
+            "{text}"
+        );
+        assert!(!text.contains('…'), "{text}");
     }
 
     #[test]
