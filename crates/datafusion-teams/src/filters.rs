@@ -78,7 +78,7 @@ impl TimeRange {
 /// Everything the scan learned from the filters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Pushdown {
-    /// `teams.id` / `channels.id`.
+    /// `teams.id` / `channels.id` / `messages.id`.
     pub ids: Option<ValueSet>,
     pub team_ids: Option<ValueSet>,
     pub channel_ids: Option<ValueSet>,
@@ -129,7 +129,7 @@ enum KeyColumn {
 fn key_column(table: Table, name: &str) -> Option<KeyColumn> {
     use KeyColumn::*;
     match (table, name) {
-        (Table::Teams | Table::Channels, "id") => Some(Id),
+        (Table::Teams | Table::Channels | Table::Messages, "id") => Some(Id),
         (Table::Teams, _) => None,
         (_, "team_id") => Some(TeamId),
         (Table::Messages | Table::MessageReplies, "channel_id") => Some(ChannelId),
@@ -395,7 +395,6 @@ mod tests {
                 .or(col("channel_id").eq(lit("b"))),
             col("team_id").not_eq(lit("a")),
             col("subject").eq(lit("x")),
-            col("id").eq(lit("x")),
         ] {
             assert_eq!(
                 classify(t, &f),
@@ -403,7 +402,11 @@ mod tests {
                 "{f}"
             );
         }
-        // `id` is a key of teams and channels only.
+        // `id` is pushed for teams, channels and root messages; reply ids are not.
+        assert_eq!(
+            classify(Table::MessageReplies, &col("id").eq(lit("x"))),
+            TableProviderFilterPushDown::Unsupported
+        );
         assert_eq!(
             classify(Table::Teams, &col("id").eq(lit("x"))),
             TableProviderFilterPushDown::Exact

@@ -193,12 +193,17 @@ impl ScanPlan {
                     && p.parent_message_ids.is_some()
                     && p.channel_ids.is_some()
                     && p.team_ids.is_some();
+                let message_by_id =
+                    !replies && p.ids.is_some() && p.channel_ids.is_some() && p.team_ids.is_some();
                 if self.source != MessageSource::Export
                     && !(p.channel_ids.is_some() && p.team_ids.is_some())
                 {
                     out.push("GET /teams/{team}/channels?$select=id (discover channels)".into());
                 }
                 match self.source {
+                    _ if message_by_id => out.push(
+                        "GET /teams/{team}/channels/{channel}/messages/{id} per message id".into(),
+                    ),
                     _ if by_id => out.push(format!(
                         "GET /teams/{{team}}/channels/{{channel}}/messages/{{id}}/replies?$top={} per parent message",
                         self.top(Some(MESSAGES_MAX_TOP), false).unwrap_or(MESSAGES_MAX_TOP)

@@ -216,3 +216,45 @@ async fn named_teams_are_split_across_partitions() {
     );
     assert_eq!(total(&counts), teams.len() as u64, "{counts:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_message_is_one_get() {
+    let env = env().await;
+    let t = env.sim.team_ids()[0].clone();
+    let c = channel_ids(&env, &t)[2].clone();
+    let truth = env.sim.messages(&t, &c);
+    let m = truth[3]["id"].as_str().unwrap().to_string();
+    let (batches, counts) = env
+        .counted(&format!(
+            "SELECT * FROM messages WHERE team_id = '{t}' AND channel_id = '{c}' AND id = '{m}'"
+        ))
+        .await;
+    let schema = datafusion_teams::Table::Messages.schema();
+    let expected = vec![common::expected_row(
+        &schema,
+        &truth[3],
+        &[("team_id", &t), ("channel_id", &c)],
+    )];
+    assert_rows_eq(actual_rows(&batches), expected, &["id"]);
+    assert_eq!(total(&counts), 1, "{counts:?}");
+    assert_eq!(count(&counts, "message_get"), 1, "{counts:?}");
+    // Without the channel, the id is checked while listing.
+    let (batches, counts) = env
+        .counted(&format!(
+            "SELECT id FROM messages WHERE team_id = '{t}' AND id = '{m}'"
+        ))
+        .await;
+    // Message ids may repeat across channels: every channel's copy is a row.
+    let copies = channel_ids(&env, &t)
+        .iter()
+        .map(|c| {
+            env.sim
+                .messages(&t, c)
+                .iter()
+                .filter(|x| x["id"] == m.as_str())
+                .count()
+        })
+        .sum::<usize>();
+    assert_eq!(row_count(&batches), copies);
+    assert_eq!(count(&counts, "message_get"), 0, "{counts:?}");
+}

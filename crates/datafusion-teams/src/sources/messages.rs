@@ -48,6 +48,9 @@ fn wanted_parent(scan: &Scan, message_id: &str) -> bool {
 
 pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
     let p = &scan.plan.pushdown;
+    if !replies_table(scan) && p.ids.is_some() && p.channel_ids.is_some() && p.team_ids.is_some() {
+        return messages_by_id(scan);
+    }
     if replies_table(scan)
         && p.parent_message_ids.is_some()
         && p.channel_ids.is_some()
@@ -105,8 +108,47 @@ fn per_channel(scan: &Arc<Scan>, f: fn(&Arc<Scan>, String, String) -> RowStream)
 }
 
 fn message_row(scan: &Scan, item: Value, team: &str, channel: &str) -> Option<Value> {
-    (item.get("@removed").is_none() && scan.in_time_range(&item))
+    let wanted_id = scan
+        .plan
+        .pushdown
+        .ids
+        .as_ref()
+        .is_none_or(|ids| str_field(&item, "id").is_some_and(|id| ids.contains(id)));
+    (wanted_id && item.get("@removed").is_none() && scan.in_time_range(&item))
         .then(|| normalise(Table::Messages, item, &ParentIds::channel(team, channel)))
+}
+
+/// `GET .../messages/{id}` for every named (team, channel, message id).
+fn messages_by_id(scan: &Arc<Scan>) -> RowStream {
+    let p = &scan.plan.pushdown;
+    let mut triples = Vec::new();
+    for t in p.team_ids.iter().flatten() {
+        for c in p.channel_ids.iter().flatten() {
+            for m in p.ids.iter().flatten() {
+                triples.push((t.clone(), c.clone(), m.clone()));
+            }
+        }
+    }
+    let concurrency = scan.concurrency();
+    let s = Arc::clone(scan);
+    stream::iter(triples)
+        .map(move |(t, c, m)| {
+            let s = Arc::clone(&s);
+            async move {
+                let req =
+                    GraphRequest::get_message(&t, &c, &m).prefer_include_unknown_enum_members();
+                let item = s
+                    .get_one(req, &format!("message {m} in channel {c} of team {t}"))
+                    .await?;
+                Ok::<Rows, TeamsError>(
+                    item.and_then(|i| message_row(&s, i, &t, &c))
+                        .into_iter()
+                        .collect(),
+                )
+            }
+        })
+        .buffered(concurrency)
+        .boxed()
 }
 
 fn reply_row(scan: &Scan, item: Value, team: &str, channel: &str, parent: &str) -> Option<Value> {
