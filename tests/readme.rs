@@ -83,7 +83,10 @@ fn demo_commands(readme: &str) -> Vec<Vec<String>> {
         let t = t.trim_start_matches("$ ");
         let rest = if let Some(r) = t.strip_prefix("teams-sql ") {
             r
-        } else if let Some(r) = t.strip_prefix("cargo run --release -p teams-sql -- ") {
+        } else if let Some(r) = t
+            .strip_prefix("cargo run -p teams-sql -- ")
+            .or_else(|| t.strip_prefix("cargo run --release -p teams-sql -- "))
+        {
             r
         } else {
             continue;
