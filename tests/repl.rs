@@ -83,7 +83,9 @@ fn ctrl_c_cancels_the_running_query_and_stops_its_requests() {
     pty.expect("teams-sql> ", T);
 
     pty.send("SELECT count(*) FROM message_replies;\r");
-    // The progress line appears once the query has run for a second.
+    // The progress line appears once the query has run for a second, with what discovery
+    // has found so far (all three teams are listed on the first page).
+    pty.expect("found 3 teams", Duration::from_secs(10));
     pty.expect("Graph requests", Duration::from_secs(10));
     pty.send("\x03");
     pty.expect("query cancelled", Duration::from_secs(10));

@@ -31,9 +31,14 @@ pub(crate) fn team_ids(scan: &Arc<Scan>) -> IdStream {
     if let Some(top) = scan.plan.options.page_size {
         req = req.top(top);
     }
+    let state = Arc::clone(&scan.state);
     scan.tenant_pages(req, "listing the tenant's teams (GET /teams)")
-        .flat_map(|page| match page {
-            Ok(p) => stream::iter(ids_of(&p.items).into_iter().map(Ok).collect::<Vec<_>>()).boxed(),
+        .flat_map(move |page| match page {
+            Ok(p) => {
+                let ids = ids_of(&p.items);
+                state.teams_found(ids.len());
+                stream::iter(ids.into_iter().map(Ok).collect::<Vec<_>>()).boxed()
+            }
             Err(e) => fail(e),
         })
         .boxed()
@@ -51,6 +56,7 @@ pub(crate) fn team_channels(scan: &Arc<Scan>, team_id: String) -> ChannelStream 
         return stream::iter(pairs).boxed();
     }
     let wanted = p.channel_ids.clone();
+    let state = Arc::clone(&scan.state);
     let req = GraphRequest::list_channels(&team_id).select(&["id"]);
     scan.child_pages(req, format!("channels of team {team_id}"))
         .flat_map(move |page| match page {
@@ -60,6 +66,7 @@ pub(crate) fn team_channels(scan: &Arc<Scan>, team_id: String) -> ChannelStream 
                     .filter(|c| wanted.as_ref().is_none_or(|w| w.contains(c)))
                     .map(|c| Ok((team_id.clone(), c)))
                     .collect();
+                state.channels_found(pairs.len());
                 stream::iter(pairs).boxed()
             }
             Err(e) => fail(e),

@@ -20,6 +20,10 @@ pub(crate) enum Availability {
 pub(crate) struct RunState {
     notices: Mutex<Vec<String>>,
     skipped: AtomicU64,
+    /// Parents found by listing (not named in the query): what a progress display shows while
+    /// a tenant-wide scan is still finding its way.
+    teams_discovered: AtomicU64,
+    channels_discovered: AtomicU64,
     /// Held across the first export request so concurrent teams do not all probe a refusing API.
     pub(crate) export: tokio::sync::Mutex<Availability>,
     pub(crate) delta: tokio::sync::Mutex<Availability>,
@@ -40,6 +44,22 @@ impl RunState {
         self.skipped.fetch_add(1, Ordering::Relaxed);
         self.notice(text);
     }
+
+    pub(crate) fn teams_found(&self, n: usize) {
+        self.teams_discovered.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn channels_found(&self, n: usize) {
+        self.channels_discovered
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// Teams and channels found by listing them since `register` (running totals).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Discovered {
+    pub teams: u64,
+    pub channels: u64,
 }
 
 /// Returned by [`crate::register`]: the client the tables use, and the run's notices.
@@ -66,6 +86,15 @@ impl TeamsHandle {
     /// Children skipped since `register` (running total).
     pub fn skipped_children(&self) -> u64 {
         self.state.skipped.load(Ordering::Relaxed)
+    }
+
+    /// Teams and channels the scans found by listing them (running totals); a query's share is
+    /// the difference across it. Parents named in the query are not counted: nothing was found.
+    pub fn discovered(&self) -> Discovered {
+        Discovered {
+            teams: self.state.teams_discovered.load(Ordering::Relaxed),
+            channels: self.state.channels_discovered.load(Ordering::Relaxed),
+        }
     }
 }
 

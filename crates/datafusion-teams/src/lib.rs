@@ -83,7 +83,7 @@ use datafusion::prelude::SessionContext;
 pub use error::TeamsError;
 pub use exec::TeamsScanExec;
 pub use factory::{FACTORY_NAME, TeamsTableFactory};
-pub use handle::TeamsHandle;
+pub use handle::{Discovered, TeamsHandle};
 pub use options::{MessageSource, OPTION_KEYS, TeamsConfig, TeamsOptions};
 pub use provider::TeamsTable;
 pub use schema::{TABLE_NAMES, Table, primary_key};

@@ -258,3 +258,27 @@ async fn a_named_message_is_one_get() {
     assert_eq!(row_count(&batches), copies);
     assert_eq!(count(&counts, "message_get"), 0, "{counts:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_counts_what_it_listed_and_nothing_for_named_parents() {
+    let env = env().await;
+    let teams = env.sim.team_ids();
+    let channels: u64 = teams
+        .iter()
+        .map(|t| channel_ids(&env, t).len() as u64)
+        .sum();
+
+    env.query("SELECT count(*) FROM messages").await;
+    let d = env.handle.discovered();
+    assert_eq!(d.teams, teams.len() as u64);
+    assert_eq!(d.channels, channels);
+
+    // A named team and channel are read, not discovered.
+    let t = &teams[0];
+    let c = channel_ids(&env, t)[0].clone();
+    env.query(&format!(
+        "SELECT count(*) FROM messages WHERE team_id = '{t}' AND channel_id = '{c}'"
+    ))
+    .await;
+    assert_eq!(env.handle.discovered(), d);
+}

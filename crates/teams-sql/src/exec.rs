@@ -137,9 +137,9 @@ impl Shell {
     }
 
     fn graph_counters(&self) -> Option<GraphCounters> {
-        self.teams
-            .as_ref()
-            .map(|t| GraphCounters::from_snapshot(&t.client().stats()))
+        self.teams.as_ref().map(|t| {
+            GraphCounters::from_snapshot(&t.client().stats()).with_discovered(t.discovered())
+        })
     }
 
     fn output_format(&self) -> PrintFormat {

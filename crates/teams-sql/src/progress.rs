@@ -51,7 +51,14 @@ fn message(rows: Option<usize>, g: Option<&GraphCounters>) -> String {
     match g {
         None => rows,
         Some(g) => {
-            let mut parts = vec![format!("{} Graph requests", g.requests)];
+            let mut parts = Vec::new();
+            if g.teams_discovered + g.channels_discovered > 0 {
+                parts.push(format!(
+                    "found {} teams, {} channels;",
+                    g.teams_discovered, g.channels_discovered
+                ));
+            }
+            parts.push(format!("{} Graph requests", g.requests));
             let teams = g.class("teams_list") + g.class("groups_list") + g.class("team_get");
             let channels = g.class("channels_list") + g.class("all_channels_list");
             let messages = g.class("messages_list")
@@ -86,6 +93,20 @@ impl Drop for Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_counts_what_discovery_found() {
+        let g = GraphCounters {
+            requests: 7,
+            teams_discovered: 2,
+            channels_discovered: 5,
+            ..GraphCounters::default()
+        };
+        assert_eq!(
+            message(Some(3), Some(&g)),
+            "found 2 teams, 5 channels; 7 Graph requests (teams 0, channels 0, messages 0) 3 rows"
+        );
+    }
 
     #[test]
     fn message_names_requests_throttling_and_rows() {

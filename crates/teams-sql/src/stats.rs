@@ -13,6 +13,9 @@ pub struct GraphCounters {
     pub retries: u64,
     pub throttle_wait: Duration,
     pub per_class: BTreeMap<String, u64>,
+    /// Teams and channels the scans found by listing them (see `TeamsHandle::discovered`).
+    pub teams_discovered: u64,
+    pub channels_discovered: u64,
 }
 
 impl GraphCounters {
@@ -27,7 +30,15 @@ impl GraphCounters {
                 .iter()
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
+            teams_discovered: 0,
+            channels_discovered: 0,
         }
+    }
+
+    pub fn with_discovered(mut self, d: datafusion_teams::Discovered) -> Self {
+        self.teams_discovered = d.teams;
+        self.channels_discovered = d.channels;
+        self
     }
 
     pub fn class(&self, name: &str) -> u64 {
@@ -47,6 +58,12 @@ impl GraphCounters {
                 .map(|(k, v)| (k.clone(), v.saturating_sub(earlier.class(k))))
                 .filter(|(_, v)| *v > 0)
                 .collect(),
+            teams_discovered: self
+                .teams_discovered
+                .saturating_sub(earlier.teams_discovered),
+            channels_discovered: self
+                .channels_discovered
+                .saturating_sub(earlier.channels_discovered),
         }
     }
 }
@@ -63,6 +80,8 @@ mod tests {
             retries: 1,
             throttle_wait: Duration::from_secs(2),
             per_class: [("teams_list".to_string(), 5)].into(),
+            teams_discovered: 4,
+            channels_discovered: 10,
         };
         let b = GraphCounters {
             requests: 9,
@@ -74,11 +93,14 @@ mod tests {
                 ("members_list".to_string(), 3),
             ]
             .into(),
+            teams_discovered: 4,
+            channels_discovered: 13,
         };
         let d = b.since(&a);
         assert_eq!((d.requests, d.throttled, d.retries), (4, 0, 1));
         assert_eq!(d.throttle_wait, Duration::from_secs(1));
         assert_eq!(d.class("teams_list"), 1);
         assert_eq!(d.class("members_list"), 3);
+        assert_eq!((d.teams_discovered, d.channels_discovered), (0, 3));
     }
 }
