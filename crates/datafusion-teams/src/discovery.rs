@@ -9,7 +9,7 @@ use graph_client::GraphRequest;
 use serde_json::Value;
 
 use crate::error::TeamsError;
-use crate::scan::{Scan, fail};
+use crate::scan::{RowStream, Scan, fail};
 
 pub(crate) type IdStream = BoxStream<'static, Result<String, TeamsError>>;
 pub(crate) type ChannelStream = BoxStream<'static, Result<(String, String), TeamsError>>;
@@ -41,6 +41,22 @@ pub(crate) fn team_ids(scan: &Arc<Scan>) -> IdStream {
             }
             Err(e) => fail(e),
         })
+        .boxed()
+}
+
+/// Rows of every team (named or discovered), `concurrency` teams at a time: the shape of every
+/// table whose only parent is the team (channels, members).
+pub(crate) fn per_team(
+    scan: &Arc<Scan>,
+    team_rows: fn(&Arc<Scan>, String) -> RowStream,
+) -> RowStream {
+    let s = Arc::clone(scan);
+    team_ids(scan)
+        .map(move |team| match team {
+            Ok(t) => team_rows(&s, t),
+            Err(e) => fail(e),
+        })
+        .flatten_unordered(scan.concurrency())
         .boxed()
 }
 

@@ -93,12 +93,5 @@ fn team_rows(scan: &Arc<Scan>, team_id: String) -> RowStream {
 }
 
 pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
-    let s = Arc::clone(scan);
-    discovery::team_ids(scan)
-        .map(move |team| match team {
-            Ok(t) => team_rows(&s, t),
-            Err(e) => fail(e),
-        })
-        .flatten_unordered(scan.concurrency())
-        .boxed()
+    discovery::per_team(scan, team_rows)
 }
