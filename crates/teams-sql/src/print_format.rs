@@ -112,7 +112,13 @@ impl<'a> ResultPrinter<'a> {
 
     /// Rows counted but not shown because of the table row limit.
     pub fn hidden_rows(&self) -> usize {
-        self.rows - self.buffered_rows.min(self.rows)
+        match self.format {
+            PrintFormat::Automatic | PrintFormat::Table => {
+                self.rows - self.buffered_rows.min(self.rows)
+            }
+            // Streamed formats write every row.
+            PrintFormat::Csv | PrintFormat::Json | PrintFormat::Ndjson => 0,
+        }
     }
 
     pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
@@ -485,6 +491,19 @@ mod tests {
         assert_eq!(p.finish().unwrap(), 4);
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.matches("a,b").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn streamed_formats_hide_nothing_whatever_the_row_limit() {
+        let b = sample();
+        for format in [PrintFormat::Csv, PrintFormat::Json, PrintFormat::Ndjson] {
+            let mut out = Vec::new();
+            let mut p = ResultPrinter::new(format, b.schema(), &mut out).with_max_table_rows(1);
+            p.write_batch(&b).unwrap();
+            p.write_batch(&b).unwrap();
+            assert_eq!(p.hidden_rows(), 0, "{format}");
+            assert_eq!(p.finish().unwrap(), 2 * b.num_rows(), "{format}");
+        }
     }
 
     #[test]
