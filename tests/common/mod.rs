@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod readme;
+
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};

@@ -72,15 +72,19 @@ pub fn ensure_supported(target: &str) -> Result<Option<Cloud>> {
     if let Some(cloud) = cloud
         && !cloud.compiled_in()
     {
-        return Err(ShellError::Destination(format!(
-            "{target}: this teams-sql was built without {scheme} support; rebuild with \
-             `cargo build --release -p teams-sql --features {feature}` and set {env}",
-            scheme = target.split("://").next().unwrap_or_default(),
-            feature = cloud.feature(),
-            env = cloud.env_hint(),
-        )));
+        return Err(not_compiled_in(target, cloud));
     }
     Ok(cloud)
+}
+
+fn not_compiled_in(target: &str, cloud: Cloud) -> ShellError {
+    ShellError::Destination(format!(
+        "{target}: this teams-sql was built without {scheme} support; rebuild with \
+         `cargo build --release -p teams-sql --features {feature}` and set {env}",
+        scheme = target.split("://").next().unwrap_or_default(),
+        feature = cloud.feature(),
+        env = cloud.env_hint(),
+    ))
 }
 
 /// Registers an object store for a cloud COPY target so DataFusion's own writers (Parquet,
@@ -154,13 +158,18 @@ mod tests {
         assert!(cloud_of("ftp://x/y").is_err());
     }
 
-    #[cfg(not(feature = "s3"))]
     #[test]
     fn missing_cloud_support_says_how_to_get_it() {
-        let err = ensure_supported("s3://bucket/teams")
-            .unwrap_err()
-            .to_string();
+        let err = not_compiled_in("s3://bucket/teams", Cloud::S3).to_string();
+        assert!(err.contains("without s3 support"), "{err}");
         assert!(err.contains("--features s3"), "{err}");
         assert!(err.contains("AWS_ACCESS_KEY_ID"), "{err}");
+        let err = not_compiled_in("abfss://c@a.dfs.core.windows.net/p", Cloud::Azure).to_string();
+        assert!(err.contains("--features azure"), "{err}");
+        assert_eq!(
+            ensure_supported("s3://bucket/teams").is_ok(),
+            cfg!(feature = "s3"),
+            "s3:// is accepted exactly when the s3 feature is compiled in"
+        );
     }
 }
