@@ -25,8 +25,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use common::readme::{demo_commands, needs_cloud, readme, repo_root};
-use common::{Tenant, isolated_command, stderr_of, stdout_of};
-use datafusion::arrow::array::RecordBatch;
+use common::{Tenant, isolated_command, stderr_of, stdout_of, to_csv};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use url::Url;
 
@@ -327,19 +326,6 @@ fn azure_container(url: &Url) -> String {
     } else {
         url.username().to_string()
     }
-}
-
-fn to_csv(batches: &[RecordBatch]) -> String {
-    let mut out = Vec::new();
-    {
-        let mut w = datafusion::arrow::csv::WriterBuilder::new()
-            .with_header(true)
-            .build(&mut out);
-        for b in batches {
-            w.write(b).unwrap();
-        }
-    }
-    String::from_utf8(out).unwrap()
 }
 
 /// Runs `sql_on_t` over a table written at `url`, read back with this process's own

@@ -3,22 +3,8 @@
 
 mod common;
 
-use common::{Tenant, stderr_of, stdout_of};
-use datafusion::arrow::array::RecordBatch;
+use common::{Tenant, stderr_of, stdout_of, to_csv};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
-
-fn to_csv(batches: &[RecordBatch]) -> String {
-    let mut out = Vec::new();
-    {
-        let mut w = datafusion::arrow::csv::WriterBuilder::new()
-            .with_header(true)
-            .build(&mut out);
-        for b in batches {
-            w.write(b).unwrap();
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
 
 const KEY_QUERY: &str = "SELECT team_id, channel_id, id, body['content'] AS content, \
                          last_modified_date_time FROM {t} ORDER BY team_id, channel_id, id";

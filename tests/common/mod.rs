@@ -13,6 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use datafusion::arrow::array::RecordBatch;
 use graph_sim::{Sim, SimConfig, SimServer};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_teams-sql");
@@ -235,4 +236,18 @@ impl Drop for Pty {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Query results as CSV with a header, for comparing what was written with what was read back.
+pub fn to_csv(batches: &[RecordBatch]) -> String {
+    let mut out = Vec::new();
+    {
+        let mut w = datafusion::arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut out);
+        for b in batches {
+            w.write(b).unwrap();
+        }
+    }
+    String::from_utf8(out).unwrap()
 }
