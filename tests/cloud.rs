@@ -147,7 +147,27 @@ impl Emulator {
             dir,
         };
         emulator.wait_ready();
+        if cloud == Cloud::Gcs {
+            // object_store's documented way to reach a GCS emulator: the key file names the
+            // base URL and turns OAuth off.
+            std::fs::write(
+                emulator.gcs_key_file(),
+                serde_json::json!({
+                    "gcs_base_url": emulator.endpoint(),
+                    "disable_oauth": true,
+                    "client_email": "",
+                    "private_key": "",
+                    "private_key_id": "",
+                })
+                .to_string(),
+            )
+            .unwrap();
+        }
         emulator
+    }
+
+    fn gcs_key_file(&self) -> PathBuf {
+        self.dir.path().join("service-account.json")
     }
 
     fn wait_ready(&mut self) {
@@ -200,24 +220,10 @@ impl Emulator {
                     ("AZURE_ALLOW_HTTP", "true".into()),
                 ]
             }
-            Cloud::Gcs => {
-                let key = self.dir.path().join("service-account.json");
-                // object_store's documented way to reach a GCS emulator: the key file names
-                // the base URL and turns OAuth off.
-                std::fs::write(
-                    &key,
-                    serde_json::json!({
-                        "gcs_base_url": self.endpoint(),
-                        "disable_oauth": true,
-                        "client_email": "",
-                        "private_key": "",
-                        "private_key_id": "",
-                    })
-                    .to_string(),
-                )
-                .unwrap();
-                vec![("GOOGLE_SERVICE_ACCOUNT", key.display().to_string())]
-            }
+            Cloud::Gcs => vec![(
+                "GOOGLE_SERVICE_ACCOUNT",
+                self.gcs_key_file().display().to_string(),
+            )],
         };
         pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
