@@ -34,7 +34,7 @@ fn client_for(server: &SimServer) -> Result<GraphClient, graph_client::GraphErro
     )
 }
 
-/// Requests the seed connector's strategy needs for `messages` + `message_replies`: one list of
+/// Requests the Lakeflow connector's strategy needs for `messages` + `message_replies`: one list of
 /// teams, one channel list per team, ceil(posts / 50) message pages per channel, and one
 /// replies request (plus pages past 50) per message.
 fn seed_strategy_requests(server: &SimServer) -> u64 {

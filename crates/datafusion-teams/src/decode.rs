@@ -188,7 +188,7 @@ mod tests {
     use serde_json::json;
 
     fn message_fixture() -> Value {
-        // Shapes from the Graph docs' fixtures: 2-digit fractions, @odata.type everywhere,
+        // Shapes from the Graph docs (docs/graph.md §8): 2-digit fractions, @odata.type everywhere,
         // id after other fields, integer mention ids, card content as text, no eventDetail.
         json!({
             "@odata.type": "#microsoft.graph.chatMessage",

@@ -2,7 +2,7 @@
 //!
 //! Column names are the snake_case forms of the Graph property names, nested struct fields
 //! included, so SQL never needs quoting (`"from".user.display_name`). Every field is nullable:
-//! Graph omits or nulls almost anything (see graph-api.md section 10).
+//! Graph omits or nulls almost anything (docs/graph.md §8).
 
 use std::fmt;
 use std::str::FromStr;
@@ -168,7 +168,7 @@ fn reaction_fields() -> Vec<Field> {
     ]
 }
 
-/// Columns shared by `messages` and `message_replies` (chatMessage v1.0, graph-api.md section 8).
+/// Columns shared by `messages` and `message_replies` (chatMessage v1.0, docs/graph.md §8).
 /// `onBehalfOf` is beta-only and therefore absent.
 fn chat_message_fields() -> Vec<Field> {
     vec![

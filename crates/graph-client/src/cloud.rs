@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A Microsoft cloud by name (graph-api.md section 6, "National clouds").
+/// A Microsoft cloud by name (docs/graph.md §7.2).
 ///
 /// GCC (not High) tenants use [`Cloud::Global`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -29,7 +29,7 @@ pub struct TenantLimit {
 
 /// Request-rate limits the client holds itself to.
 ///
-/// The defaults are Microsoft's Teams table (graph-api.md 1.2, newest
+/// The defaults are Microsoft's Teams table (docs/graph.md §4.2-§4.4, newest
 /// version): per app per tenant 20 rps for channel messages, 60 for the
 /// members and channels lists (one shared bucket), 200 for getAllMessages, 30 for other GETs;
 /// at most 4 rps on one team and 1 rps on one channel. It is data so that

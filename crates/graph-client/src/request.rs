@@ -103,7 +103,7 @@ impl EndpointClass {
     }
 
     /// Least-privileged Graph *application* permission that lets the
-    /// endpoint answer (graph-api.md sections 2-5).
+    /// endpoint answer (docs/graph.md §7.3).
     pub fn permission(self) -> &'static str {
         match self {
             EndpointClass::TeamsList | EndpointClass::TeamGet => "Team.ReadBasic.All",
@@ -122,7 +122,7 @@ impl EndpointClass {
 
     /// Message endpoints are "protected APIs" under application permissions:
     /// the permission alone is not enough, access must be requested from
-    /// Microsoft (teams-protected-apis.md).
+    /// Microsoft (docs/graph.md §7.4).
     pub fn is_protected_api(self) -> bool {
         matches!(
             self,

@@ -82,7 +82,7 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     Some(delta.to_std().unwrap_or(Duration::ZERO))
 }
 
-/// Statuses Microsoft documents as retryable (errors.md, SDK RetryHandler).
+/// Statuses Microsoft documents as retryable (docs/graph.md §4.5, §4.6).
 pub fn is_retryable_status(status: u16) -> bool {
     matches!(status, 429 | 503 | 504 | 509)
 }

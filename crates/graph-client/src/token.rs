@@ -80,7 +80,7 @@ fn token_reply_excerpt(body: &[u8], secret: &str) -> String {
     }
 }
 
-/// What to tell the user for each AADSTS code (graph-api.md section 6).
+/// What to tell the user for each AADSTS code (docs/graph.md §6.3).
 pub(crate) fn aadsts_hint(code: Option<u32>, error: &str) -> String {
     match code {
         Some(7000215) => "client secret is wrong: check AZURE_CLIENT_SECRET (use the secret's Value, not its Secret ID)".into(),

@@ -145,8 +145,8 @@ async fn delta_rounds_surface_delta_link_and_new_messages() {
             .all(|p| p.delta_link.is_none() && p.next_link.is_some())
     );
     let seen: BTreeSet<String> = pages.iter().flat_map(|p| ids(&p.items)).collect();
-    // Delta only returns messages of the last eight months (graph-api.md
-    // 4.4); everything comfortably inside that window must be there.
+    // Delta only returns messages of the last eight months (docs/graph.md
+    // §5.1); everything comfortably inside that window must be there.
     let all = sim.messages(&t, &c);
     let recent_cutoff = sim.now() - chrono::Duration::days(7 * 30);
     let recent: BTreeSet<String> = all

@@ -1,5 +1,5 @@
 //! The Microsoft identity platform's client-credentials token endpoint and the bearer check on
-//! every Graph call (graph-api.md 6 and 7).
+//! every Graph call (docs/graph.md §6.3, §7.1 and §6.1).
 //!
 //! Scope: real Entra ID wants `https://graph.microsoft.com/.default`. The simulator accepts that,
 //! and also `<this server's graph url>/.default`, so a client that derives the scope from its
@@ -219,7 +219,7 @@ fn aad_error(sim: &Sim, seq: u64, code: u32, error: &str, text: &str) -> Respons
 }
 
 /// Bearer check of a Graph call: 401 `InvalidAuthenticationToken` when missing, unknown or
-/// expired (graph-api.md 7).
+/// expired (docs/graph.md §6.1).
 pub fn check_bearer(sim: &Sim, headers: &HeaderMap) -> Result<(), ApiError> {
     let unauth =
         |msg: &str| ApiError::new(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", msg);

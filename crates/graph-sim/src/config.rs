@@ -23,7 +23,7 @@ pub struct SimConfig {
     /// Root posts per channel.
     pub messages_per_channel: usize,
     /// Typical maximum of replies per root post; some threads get none, and with `big_threads`
-    /// one thread gets more than 1000 (so `replies@odata.nextLink` shows up, graph-api.md 4.1).
+    /// one thread gets more than 1000 (so `replies@odata.nextLink` shows up, docs/graph.md §2.6).
     pub replies_per_message: usize,
     pub members_per_team: usize,
     pub big_threads: bool,
@@ -158,11 +158,11 @@ pub enum ExportApi {
     Granted,
     /// 403: the app lacks ChannelMessage.Read.All.
     Forbidden,
-    /// 402: metered API without billing set up (graph-api.md 4.5).
+    /// 402: metered API without billing set up (docs/graph.md §5.5).
     PaymentRequired,
 }
 
-/// Tenant switches that reproduce what real tenants do to an app (graph-api.md 4.1, 4.4, 5).
+/// Tenant switches that reproduce what real tenants do to an app (docs/graph.md §6.2, §9.15).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Switches {
@@ -180,8 +180,8 @@ pub struct Switches {
     /// Known issue of newly created tenants: the members endpoint answers 401.
     pub members_unauthorized: bool,
     /// Saved delta state is no longer valid: requests carrying a `$deltatoken` answer 410 Gone
-    /// with code `resyncRequired` and a `Location` to restart from (graph-api.md 4.4, general
-    /// delta rules).
+    /// with code `resyncRequired` and a `Location` to restart from (docs/graph.md
+    /// §5.2).
     pub delta_tokens_expired: bool,
 }
 

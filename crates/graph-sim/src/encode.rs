@@ -71,8 +71,8 @@ pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Graph's DateTimeOffset rendering. Real responses carry 2 or 3 fractional digits (graph-api.md
-/// 4.4 and 10): times on a 10 ms boundary are rendered with 2 digits, the rest with 3, so both
+/// Graph's DateTimeOffset rendering. Real responses carry 2 or 3 fractional digits (docs/graph.md
+/// §8, §9.17): times on a 10 ms boundary are rendered with 2 digits, the rest with 3, so both
 /// forms occur and every rendering round-trips to the stored millisecond.
 pub fn ts(ms: Millis) -> String {
     let dt = chrono::DateTime::from_timestamp_millis(ms).unwrap_or(chrono::DateTime::UNIX_EPOCH);

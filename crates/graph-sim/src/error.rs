@@ -1,5 +1,5 @@
 //! Errors: `SimError` for the library's mutation API, `ApiError` for what the HTTP side answers
-//! (rendered as Graph's error JSON, graph-api.md 7).
+//! (rendered as Graph's error JSON, docs/graph.md §6.1).
 
 use axum::http::StatusCode;
 

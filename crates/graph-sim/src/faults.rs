@@ -8,9 +8,9 @@ use crate::config::Faults;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// 503 Service Unavailable, retryable with Retry-After (graph-api.md 1.3).
+    /// 503 Service Unavailable, retryable with Retry-After (docs/graph.md §4.6).
     Unavailable,
-    /// 504 Gateway Timeout, retryable (graph-api.md 1.3).
+    /// 504 Gateway Timeout, retryable (docs/graph.md §4.6).
     GatewayTimeout,
     /// Connection dropped after the headers.
     Reset,

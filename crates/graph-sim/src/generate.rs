@@ -16,7 +16,7 @@ use crate::tenant::{
 };
 
 const DAY: Millis = 86_400_000;
-/// History reaches this far back, beyond delta's eight-month window (graph-api.md 4.4).
+/// History reaches this far back, beyond delta's eight-month window (docs/graph.md §5.1).
 pub const HISTORY_DAYS: Millis = 300;
 
 const FIRST: &[&str] = &[
@@ -158,7 +158,7 @@ pub fn generate(cfg: &SimConfig, now: Millis) -> Tenant {
         tenant.teams.push(team);
     }
     // Each team's first shared channel is also visible to the next team (allChannels,
-    // graph-api.md 3 "in this team or shared with it").
+    // docs/graph.md §2.4: the team's channels plus those shared with it).
     let n = tenant.teams.len();
     if n > 1 {
         for t in 0..n {
@@ -292,7 +292,7 @@ fn gen_team(cfg: &SimConfig, tenant: &Tenant, t: usize, now: Millis) -> Team {
         };
         let crng_seed = mix(cfg.seed, &[20, t as u64, c as u64]);
         // Channels 0 and 1 of every team start with a post at the same millisecond, so the same
-        // message id occurs in two channels (graph-api.md 8: ids repeat across channels).
+        // message id occurs in two channels (docs/graph.md §8: ids repeat across channels).
         let forced_first = if c <= 1 {
             Some(*shared_first_root.get_or_insert_with(|| {
                 let mut r = SmallRng::seed_from_u64(mix(cfg.seed, &[30, t as u64]));

@@ -4,7 +4,7 @@
 //! this simulator. It serves the client-credentials token endpoint and the Graph endpoints the
 //! connector reads (teams, groups, channels, members, messages, replies, delta, getAllMessages)
 //! with the paging, query-option rules, error bodies, throttling and quirks that Microsoft
-//! documents (see `shared/graph-api.md`; each behaviour points to its section). The tenant is
+//! documents (see `docs/graph.md`; each behaviour points to its section). The tenant is
 //! generated deterministically from a seed and size parameters, laid out relative to a simulator
 //! clock, and can be changed while it runs (posts, edits, reactions, deletions, new teams,
 //! channels and members) through [`Sim`] or the HTTP admin API under `/_sim/`.

@@ -1,4 +1,4 @@
-//! Turns tenant records into the JSON Graph serves (graph-api.md 3, 5, 8). Message content is
+//! Turns tenant records into the JSON Graph serves (docs/graph.md §2, §8). Message content is
 //! rebuilt here from each message's seed, deterministically.
 
 use rand::rngs::SmallRng;
@@ -121,7 +121,7 @@ fn has_role(m: &Member, role: &str) -> bool {
 }
 
 /// `GET /teams` populates only id, displayName, description and visibility; the other
-/// properties are present and null (graph-api.md 2, current learn page).
+/// properties are present and null (docs/graph.md §2.1, §9.16).
 pub fn team_listed(team: &Team) -> Value {
     json!({
         "id": team.id,
@@ -213,7 +213,7 @@ pub fn plain_group(g: &crate::tenant::PlainGroup) -> Value {
     })
 }
 
-/// Full channel object, including `email` (expensive in real Graph, graph-api.md 3) but not
+/// Full channel object, including `email` (expensive in real Graph, docs/graph.md §2.4) but not
 /// `summary`, which only `$select=summary` brings.
 pub fn channel(tenant: &Tenant, team: &Team, ch: &Channel) -> Value {
     let shared = ch.membership == crate::tenant::Membership::Shared;
@@ -275,7 +275,7 @@ pub struct MsgCtx<'a> {
     pub tenant: &'a Tenant,
     pub team: &'a Team,
     pub channel: &'a Channel,
-    /// `Prefer: include-unknown-enum-members` was sent (graph-api.md 4.1).
+    /// `Prefer: include-unknown-enum-members` was sent (docs/graph.md §2.11).
     pub include_unknown_enum: bool,
 }
 
@@ -407,7 +407,7 @@ pub fn message(ctx: &MsgCtx<'_>, m: &Message, root: Option<&Message>) -> Value {
                     "id": att_id,
                     "contentType": "application/vnd.microsoft.card.adaptive",
                     "contentUrl": null,
-                    // Graph carries the card JSON as a string (graph-api.md 8).
+                    // Graph carries the card JSON as a string (docs/graph.md §8).
                     "content": card.to_string(),
                     "name": null,
                     "thumbnailUrl": null,

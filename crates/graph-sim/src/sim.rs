@@ -21,7 +21,7 @@ use crate::tenant::{
 };
 use crate::throttle::Throttle;
 
-/// Per-endpoint request counters (keys are the endpoint class names of contracts.md).
+/// Per-endpoint request counters (keys: `graph_client::EndpointClass::as_str`).
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Counters {
     /// Graph requests received per class, whatever the answer (429s and faults included).
@@ -375,7 +375,7 @@ impl Sim {
     }
 
     /// Adds a reaction by the team's first member. Bumps lastModifiedDateTime but not
-    /// lastEditedDateTime (graph-api.md 8: "on edit, including reaction add/remove").
+    /// lastEditedDateTime (docs/graph.md §8: reactions count as changes).
     pub fn react(
         &self,
         team_id: &str,
@@ -395,7 +395,7 @@ impl Sim {
         })
     }
 
-    /// Soft-deletes a post or reply: deletedDateTime set, body emptied (graph-api.md 8).
+    /// Soft-deletes a post or reply: deletedDateTime set, body emptied (docs/graph.md §8).
     pub fn soft_delete(
         &self,
         team_id: &str,

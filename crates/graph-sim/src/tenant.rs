@@ -44,7 +44,7 @@ pub struct Team {
     pub specialization: Option<&'static str>,
     pub created: Option<Millis>,
     pub is_archived: bool,
-    /// Teams whose optional properties are null (graph-api.md 8, "team").
+    /// Teams whose optional properties are null (docs/graph.md §2.1, §8).
     pub sparse: bool,
     pub mail_nickname: String,
     pub members: Vec<Member>,
@@ -134,7 +134,7 @@ pub enum Author {
     User(usize),
     /// A bot / workflow application (index into a fixed list in render.rs).
     App(usize),
-    /// `from: null` (system messages and some deleted ones, graph-api.md 8).
+    /// `from: null` (system messages and some deleted ones, docs/graph.md §8).
     Nobody,
 }
 
@@ -164,7 +164,7 @@ pub struct Message {
     pub replies: Vec<Message>,
     /// Change sequence of the last change to this message.
     pub seq: u64,
-    /// Latest change of the reply chain (root or any reply): what delta keys on (graph-api.md 4.4).
+    /// Latest change of the reply chain (root or a reply): what delta keys on (docs/graph.md §5.1).
     pub chain_modified: Millis,
     pub chain_seq: u64,
 }
@@ -193,7 +193,7 @@ impl Message {
 }
 
 /// Opaque, base64-looking membership id (with `=` padding), as Teams issues them
-/// (graph-api.md 5: "treated as opaque strings").
+/// (docs/graph.md §2.5: membership ids are opaque).
 pub fn membership_id(team_id: &str, user_id: &str) -> String {
     crate::encode::b64(format!("0#1##{team_id}##{user_id}").as_bytes())
 }

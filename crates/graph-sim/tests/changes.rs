@@ -312,8 +312,8 @@ async fn get_all_messages_full_and_range_export() {
     }
 }
 
-/// The deltaLink carries the options of the initial request (graph-api.md 4.4: "Any query
-/// parameter must be given only in the initial request; it is encoded into the tokens"): the
+/// The deltaLink carries the options of the initial request (docs/graph.md §5.1: options go in
+/// the first request only and Graph encodes them into the tokens): the
 /// next round keeps its page size, `$expand=replies` and filter, and refuses options repeated on
 /// the token.
 #[tokio::test]

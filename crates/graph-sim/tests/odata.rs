@@ -172,7 +172,7 @@ async fn select_and_documented_filters() {
             .starts_with(first)
     );
 
-    // Members: by userId, and displayName or email with the type cast (graph-api.md 5).
+    // Members: by userId, and displayName or email with the type cast (docs/graph.md §2.5).
     let members = sim.members(&team);
     let m0 = &members[0];
     let m1 = &members[1];

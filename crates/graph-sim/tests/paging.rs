@@ -156,7 +156,7 @@ async fn expand_replies_inline_and_beyond_1000() {
     );
 }
 
-/// Without `$top`, teams (chosen), groups and members (documented, graph-api.md 2 and 5) come 100
+/// Without `$top`, teams (chosen), groups and members (documented, docs/graph.md §3.2) come 100
 /// to a page, and the next page carries the rest.
 #[tokio::test]
 async fn default_page_size_is_100_for_teams_groups_members() {

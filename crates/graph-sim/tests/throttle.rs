@@ -1,5 +1,5 @@
 //! Throttling: admitted request counts against the token-bucket math of Microsoft's limits
-//! (graph-api.md 1.2) at scale x10 (x1 for the tenant-wide "other GET" class), the documented 429
+//! (docs/graph.md §4.2) at scale x10 (x1 for the tenant-wide "other GET" class), the documented 429
 //! body with a fractional Retry-After, the switch that omits it, and no 429 for a client pacing
 //! itself at the documented rate.
 

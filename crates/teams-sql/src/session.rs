@@ -21,7 +21,7 @@ pub fn new_context() -> SessionContext {
         .with_default_catalog_and_schema(CATALOG, TEAMS_SCHEMA);
     // deltalake's merge and write plans contain extension nodes that only DeltaPlanner can
     // turn into physical plans; since COPY ... STORED AS DELTA hands this session to deltalake,
-    // the session must plan with it (see shared/datafusion-notes.md).
+    // the session must plan with it (docs/architecture.md §6).
     let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()

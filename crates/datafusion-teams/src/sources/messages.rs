@@ -1,4 +1,4 @@
-//! `messages` and `message_replies`, from the cheapest documented source (graph-api.md 4.1-4.5):
+//! `messages` and `message_replies`, from the cheapest documented source (docs/graph.md §2.6, §5):
 //!
 //! - channel listing, `GET .../messages?$expand=replies`: one pass gives root posts and up to
 //!   1000 replies each (`replies@odata.nextLink` beyond), so replies never cost one request per
@@ -83,7 +83,7 @@ pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
 }
 
 /// Runs `f` on every channel, spread across teams: at most four channels per team (Microsoft
-/// allows four requests per second per app on a team and one per channel, graph-api.md 1.2),
+/// allows four requests per second per app on a team and one per channel, docs/graph.md §4.3),
 /// several teams at once, and `concurrency` channels in all (the scan's permits), which is
 /// also what bounds the pages held in memory.
 fn per_channel(scan: &Arc<Scan>, f: fn(&Arc<Scan>, String, String) -> RowStream) -> RowStream {

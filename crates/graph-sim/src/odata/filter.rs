@@ -282,7 +282,7 @@ pub fn parse_filter(s: &str) -> Result<Expr, ApiError> {
 }
 
 /// Strips the `microsoft.graph.aadUserConversationMember/` type cast used in members filters
-/// (graph-api.md 5).
+/// (docs/graph.md §2.5).
 fn bare_prop(p: &str) -> &str {
     p.rsplit_once('/').map(|(_, b)| b).unwrap_or(p)
 }

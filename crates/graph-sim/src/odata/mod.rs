@@ -1,6 +1,6 @@
 //! OData query options as Graph's Teams endpoints accept them: parsing of the raw query string,
 //! `$top` bounds, `$select`, the `$filter` subset the docs show, and opaque paging tokens.
-//! Anything an endpoint does not document is refused with a 400 (graph-api.md 4.1 "The other
+//! Anything an endpoint does not document is refused with a 400 (docs/graph.md §9.3: "The other
 //! OData query parameters are not currently supported"), never silently ignored.
 
 mod filter;
@@ -25,7 +25,7 @@ pub struct Query {
     pub count: Option<String>,
     /// Any other `$option` (`$orderby`, `$search`, ...), kept to refuse it.
     pub other_dollar: Vec<String>,
-    /// `model=A|B` of the export API (graph-api.md 4.5).
+    /// `model=A|B` of the export API (docs/graph.md §5.5).
     pub model: Option<String>,
 }
 
@@ -74,7 +74,7 @@ impl Query {
     }
 
     /// Refuses every option the endpoint does not document, with the wording Graph uses for
-    /// Teams resources ("Parameter 'Filter' not supported for this request.", graph-api.md 4.4).
+    /// Teams resources ("Parameter 'Filter' not supported for this request.", docs/graph.md §5.3).
     pub fn check(&self, allowed: Allowed) -> Result<(), ApiError> {
         let refuse = |name: &str| {
             Err(ApiError::bad_request(format!(

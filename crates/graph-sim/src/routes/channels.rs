@@ -1,4 +1,4 @@
-//! `GET /teams/{id}/channels`, `/allChannels` and `/channels/{id}` (graph-api.md 3).
+//! `GET /teams/{id}/channels`, `/allChannels` and `/channels/{id}` (docs/graph.md §2.4).
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
@@ -53,7 +53,7 @@ fn channel_filter(ctx: &Ctx) -> Result<Option<Expr>, ApiError> {
 }
 
 fn list_impl(sim: &Sim, ctx: &Ctx, team_id: &str, all: bool) -> Result<Value, ApiError> {
-    // Current docs list only $filter and $select (graph-api.md 3); channel lists come in one page.
+    // Current docs list only $filter and $select (docs/graph.md §2.4); lists come in one page.
     ctx.query.check(Allowed {
         select: true,
         filter: true,
@@ -79,7 +79,7 @@ fn list_impl(sim: &Sim, ctx: &Ctx, team_id: &str, all: bool) -> Result<Value, Ap
         .map(|(host, c)| {
             let mut v = render::channel(&t, host, c);
             if all {
-                // allChannels items carry an @odata.id with the tenant segment (graph-api.md 3).
+                // allChannels items carry an @odata.id with a tenant segment (docs/graph.md §2.4).
                 v["@odata.id"] = json!(format!(
                     "{}/v1.0/tenants/{}/teams/{}/channels/{}",
                     ctx.base,
@@ -143,7 +143,7 @@ pub async fn all(
     .await
 }
 
-/// `GET /teams/{id}/channels/{id}`; `summary` only through `$select=summary` (graph-api.md 3).
+/// `GET /teams/{id}/channels/{id}`; `summary` only through `$select=summary` (docs/graph.md §2.4).
 pub async fn get_channel(
     State(app): State<App>,
     Path((team_id, channel_id)): Path<(String, String)>,

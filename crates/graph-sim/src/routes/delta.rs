@@ -1,4 +1,4 @@
-//! `GET .../channels/{id}/messages/delta` (graph-api.md 4.4).
+//! `GET .../channels/{id}/messages/delta` (docs/graph.md §5.1-§5.2, §9.9-§9.12).
 //!
 //! A round lists reply chains (root posts, with replies under `$expand=replies`) that were
 //! created or changed, ordered by their latest change. Every query option is given in the first
@@ -23,7 +23,7 @@ use crate::odata::{Allowed, Expr, Lit, Op, decode_token, encode_token, parse_fil
 use crate::render;
 use crate::sim::{Sim, lock};
 
-/// Delta page size when `$top` is absent (UNDOCUMENTED; the docs give only the maximum of 50).
+/// Delta page size when `$top` is absent (undocumented, docs/graph.md §9.1; the maximum is 50).
 const DEFAULT_TOP: usize = 20;
 
 pub fn eight_months_before(now: Millis) -> Millis {
@@ -213,7 +213,7 @@ fn run(sim: &Sim, ctx: &Ctx, team_id: &str, channel_id: &str) -> Result<Value, A
             };
             v["@odata.type"] = json!("#microsoft.graph.chatMessage");
             if !first_page && v.get("eventDetail").is_some_and(Value::is_null) {
-                // Later delta pages omit a null eventDetail entirely (graph-api.md 4.4 fixtures).
+                // Later delta pages omit a null eventDetail entirely (docs/graph.md §5.1).
                 if let Value::Object(o) = &mut v {
                     o.remove("eventDetail");
                 }

@@ -1,4 +1,4 @@
-//! `GET /teams/{id}/channels/getAllMessages` (graph-api.md 4.5): root posts and replies of every
+//! `GET /teams/{id}/channels/getAllMessages` (docs/graph.md §5.4): root posts and replies of every
 //! channel of a team, filterable on a lastModifiedDateTime range. Ordered by lastModifiedDateTime,
 //! so an incremental export reads `gt <last high-water mark>`.
 
@@ -15,7 +15,7 @@ use crate::render;
 use crate::tenant::Message;
 
 /// Page size when `$top` is absent, and the largest accepted: the docs state neither
-/// (UNDOCUMENTED); larger `$top` values are refused rather than silently clamped.
+/// (docs/graph.md §3.2, §9.1); larger `$top` values are refused rather than silently clamped.
 const DEFAULT_TOP: usize = 50;
 
 /// (lastModifiedDateTime, channel index, message id): the export order.

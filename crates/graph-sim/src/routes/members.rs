@@ -1,4 +1,4 @@
-//! `GET /teams/{id}/members` (graph-api.md 5): `$top` default 100, maximum 999; `$select`;
+//! `GET /teams/{id}/members` (docs/graph.md §2.5): `$top` default 100, maximum 999; `$select`;
 //! `$filter` on userId, displayName or email, optionally with the
 //! `microsoft.graph.aadUserConversationMember/` cast.
 

@@ -1,5 +1,5 @@
 //! Channel messages: list root posts (with `$expand=replies`), get one, list and get replies
-//! (graph-api.md 4.1-4.3). Newest first; pages are keyed on message ids.
+//! (docs/graph.md §2.6-§2.8). Newest first; pages are keyed on message ids.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
@@ -13,7 +13,7 @@ use crate::odata::{Allowed, encode_token};
 use crate::render::{self, MsgCtx, pct};
 use crate::tenant::{Channel, Message, Team, Tenant};
 
-/// Inline replies per message under `$expand=replies` (graph-api.md 4.1).
+/// Inline replies per message under `$expand=replies` (docs/graph.md §2.6).
 pub const INLINE_REPLIES: usize = 1000;
 
 pub fn message_not_found(id: &str) -> ApiError {
@@ -113,7 +113,7 @@ pub async fn list(
     .await
 }
 
-/// `GET .../messages/{id}`: no OData options (graph-api.md 4.3).
+/// `GET .../messages/{id}`: no OData options (docs/graph.md §2.8).
 pub async fn get_message(
     State(app): State<App>,
     Path((team_id, channel_id, message_id)): Path<(String, String, String)>,
@@ -137,8 +137,8 @@ pub async fn get_message(
     .await
 }
 
-/// `GET .../messages/{id}/replies`: `$top` maximum 50 (graph-api.md 4.2); default 20
-/// (UNDOCUMENTED, same as messages).
+/// `GET .../messages/{id}/replies`: `$top` maximum 50 (docs/graph.md §2.7); default 20
+/// (undocumented, same as messages: docs/graph.md §9.1).
 pub async fn replies(
     State(app): State<App>,
     Path((team_id, channel_id, message_id)): Path<(String, String, String)>,
@@ -176,7 +176,7 @@ pub async fn replies(
     .await
 }
 
-/// `GET .../messages/{id}/replies/{reply-id}`: no OData options (graph-api.md 4.3).
+/// `GET .../messages/{id}/replies/{reply-id}`: no OData options (docs/graph.md §2.8).
 pub async fn get_reply(
     State(app): State<App>,
     Path((team_id, channel_id, message_id, reply_id)): Path<(String, String, String, String)>,

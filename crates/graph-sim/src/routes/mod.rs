@@ -179,7 +179,7 @@ pub fn error_response(
     });
     if e.status == StatusCode::TOO_MANY_REQUESTS {
         // The documented 429 sample also carries code/status/message inside innerError
-        // (graph-api.md 1.3 and 7).
+        // (docs/graph.md §4.5).
         inner["code"] = json!("429");
         inner["status"] = json!("429");
         inner["message"] = json!("Please retry after");

@@ -1,4 +1,4 @@
-//! Tenant switches that make endpoints fail the way real tenants do (graph-api.md 4.4, 4.5, 5, 7):
+//! Tenant switches that make endpoints fail the way real tenants do (docs/graph.md §6.2, §9.15):
 //! protected API not granted, delta unsupported, export API refused, teams or channels that
 //! answer 403/404, the new-tenant 401 on members.
 

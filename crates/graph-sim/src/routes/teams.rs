@@ -1,4 +1,4 @@
-//! `GET /teams`, `GET /teams/{id}` and `GET /groups` (graph-api.md 2).
+//! `GET /teams`, `GET /teams/{id}` and `GET /groups` (docs/graph.md §2.1-§2.3).
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
@@ -63,7 +63,7 @@ const GROUP_PROPS: &[&str] = &[
     "onPremisesProvisioningErrors",
 ];
 
-/// `GET /teams` has no documented page size (graph-api.md 2, UNDOCUMENTED); we use the
+/// `GET /teams` has no documented page size (docs/graph.md §3.2, §9.1); we use the
 /// directory's 100 default and 999 maximum, and refuse larger `$top` values.
 pub async fn list(State(app): State<App>, uri: Uri, headers: HeaderMap) -> Response {
     serve(
@@ -122,7 +122,7 @@ pub async fn list(State(app): State<App>, uri: Uri, headers: HeaderMap) -> Respo
 }
 
 /// `GET /teams/{id}`: the full team with settings and summary; `$select` and `$expand`
-/// (graph-api.md 2).
+/// (docs/graph.md §2.2).
 pub async fn get_team(
     State(app): State<App>,
     Path(team_id): Path<String>,
@@ -153,7 +153,7 @@ pub async fn get_team(
 }
 
 /// `GET /groups`: team groups and a few plain groups; `$filter=resourceProvisioningOptions/Any(x:x
-/// eq 'Team')` keeps the teams. Default 100, maximum 999 a page, no `$skip` (graph-api.md 2).
+/// eq 'Team')` keeps the teams. Default 100, maximum 999 a page, no `$skip` (docs/graph.md §2.3).
 pub async fn groups(State(app): State<App>, uri: Uri, headers: HeaderMap) -> Response {
     serve(
         &app,
