@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -68,6 +68,7 @@ pub fn router() -> Router<App> {
         .route("/counters", get(counters))
         .route("/counters/reset", post(reset_counters))
         .route("/switches", get(get_switches).put(put_switches))
+        .merge(removal_routes())
 }
 
 async fn now(State(app): State<App>) -> Json<Value> {
@@ -267,4 +268,87 @@ async fn get_switches(State(app): State<App>) -> Json<Switches> {
 async fn put_switches(State(app): State<App>, Json(s): Json<Switches>) -> StatusCode {
     app.sim.set_switches(s);
     StatusCode::NO_CONTENT
+}
+
+/// Removals (teams, channels, members), hard deletes of posts and replies, and the seeded change
+/// batch (docs/graph.md §9.20-§9.22).
+fn removal_routes() -> Router<App> {
+    Router::new()
+        .route("/teams/{team}", delete(remove_team))
+        .route("/teams/{team}/channels/{channel}", delete(remove_channel))
+        .route("/teams/{team}/members/{member}", delete(remove_member))
+        .route(
+            "/teams/{team}/channels/{channel}/messages/{message}",
+            delete(hard_delete_message),
+        )
+        .route(
+            "/teams/{team}/channels/{channel}/messages/{message}/replies/{reply}",
+            delete(hard_delete_reply),
+        )
+        .route("/changes", post(apply_changes))
+}
+
+async fn remove_team(State(app): State<App>, Path(team): Path<String>) -> Response {
+    done_or_error(app.sim.remove_team(&team))
+}
+
+async fn remove_channel(
+    State(app): State<App>,
+    Path((team, channel)): Path<(String, String)>,
+) -> Response {
+    done_or_error(app.sim.remove_channel(&team, &channel))
+}
+
+async fn remove_member(
+    State(app): State<App>,
+    Path((team, member)): Path<(String, String)>,
+) -> Response {
+    done_or_error(app.sim.remove_member(&team, &member))
+}
+
+async fn hard_delete_message(
+    State(app): State<App>,
+    Path((team, channel, message)): Path<(String, String, String)>,
+) -> Response {
+    done_or_error(app.sim.hard_delete(&team, &channel, &message, None))
+}
+
+async fn hard_delete_reply(
+    State(app): State<App>,
+    Path((team, channel, message, reply)): Path<(String, String, String, String)>,
+) -> Response {
+    done_or_error(app.sim.hard_delete(&team, &channel, &message, Some(&reply)))
+}
+
+#[derive(Deserialize)]
+struct Batch {
+    seed: u64,
+    #[serde(default = "one")]
+    scale: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// Applies a seeded change batch and answers what it did (`ChangeBatch` as JSON).
+async fn apply_changes(State(app): State<App>, Json(b): Json<Batch>) -> Response {
+    if b.scale == 0 || b.scale > 1000 {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "scale must be between 1 and 1000"})),
+        )
+            .into_response();
+    }
+    let sim = app.sim.clone();
+    // A large batch walks the tenant many times; keep it off the reactor.
+    match tokio::task::spawn_blocking(move || sim.apply_change_batch_scaled(b.seed, b.scale)).await
+    {
+        Ok(batch) => Json(batch).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": format!("change batch failed: {e}")})),
+        )
+            .into_response(),
+    }
 }

@@ -213,6 +213,7 @@ fn gen_team(cfg: &SimConfig, tenant: &Tenant, t: usize, now: Millis) -> Team {
         channels: Vec::new(),
         channel_index: HashMap::new(),
         incoming: Vec::new(),
+        removed: false,
     };
 
     let n_users = tenant.users.len();
@@ -234,6 +235,7 @@ fn gen_team(cfg: &SimConfig, tenant: &Tenant, t: usize, now: Millis) -> Team {
             user,
             roles,
             visible_history_start: 0,
+            removed: false,
         });
     }
 
@@ -289,6 +291,8 @@ fn gen_team(cfg: &SimConfig, tenant: &Tenant, t: usize, now: Millis) -> Team {
                 Some(c == 0)
             },
             messages: Vec::new(),
+            hard_deleted: Vec::new(),
+            removed: false,
         };
         let crng_seed = mix(cfg.seed, &[20, t as u64, c as u64]);
         // Channels 0 and 1 of every team start with a post at the same millisecond, so the same

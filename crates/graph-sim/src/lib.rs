@@ -21,6 +21,7 @@
 
 mod admin;
 mod auth;
+mod batch;
 mod clock;
 mod config;
 mod encode;
@@ -28,6 +29,7 @@ mod error;
 mod faults;
 mod generate;
 mod odata;
+mod removals;
 mod render;
 mod routes;
 mod sim;
@@ -38,6 +40,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use auth::GRAPH_SCOPE;
+pub use batch::{Change, ChangeBatch};
 pub use config::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, ExportApi, Faults, SimConfig,
     Switches, default_test_epoch,

@@ -103,15 +103,17 @@ pub fn team_full(tenant: &Tenant, team: &Team) -> Value {
 }
 
 pub fn team_summary(tenant: &Tenant, team: &Team) -> Value {
-    let owners = team.members.iter().filter(|m| has_role(m, "owner")).count();
+    let owners = team
+        .live_members()
+        .filter(|(_, m)| has_role(m, "owner"))
+        .count();
     let guests = team
-        .members
-        .iter()
-        .filter(|m| tenant.users[m.user].tenant_id != tenant.tenant_id)
+        .live_members()
+        .filter(|(_, m)| tenant.users[m.user].tenant_id != tenant.tenant_id)
         .count();
     json!({
         "ownersCount": owners,
-        "membersCount": team.members.len() - guests,
+        "membersCount": team.live_members().count() - guests,
         "guestsCount": guests,
     })
 }
@@ -241,11 +243,17 @@ pub fn channel(tenant: &Tenant, team: &Team, ch: &Channel) -> Value {
 }
 
 pub fn channel_summary(team: &Team, ch: &Channel) -> Value {
-    let guests = team.members.iter().filter(|m| has_role(m, "guest")).count();
-    let owners = team.members.iter().filter(|m| has_role(m, "owner")).count();
+    let guests = team
+        .live_members()
+        .filter(|(_, m)| has_role(m, "guest"))
+        .count();
+    let owners = team
+        .live_members()
+        .filter(|(_, m)| has_role(m, "owner"))
+        .count();
     json!({
         "ownersCount": owners,
-        "membersCount": team.members.len() - guests,
+        "membersCount": team.live_members().count() - guests,
         "guestsCount": guests,
         "hasMembersFromOtherTenants": ch.membership == crate::tenant::Membership::Shared,
     })

@@ -131,7 +131,12 @@ impl Sim {
     // ---- ground truth
 
     pub fn team_ids(&self) -> Vec<String> {
-        self.tenant().teams.iter().map(|t| t.id.clone()).collect()
+        self.tenant()
+            .teams
+            .iter()
+            .filter(|t| !t.removed)
+            .map(|t| t.id.clone())
+            .collect()
     }
 
     /// Full team objects as `GET /teams/{id}` serves them.
@@ -139,6 +144,7 @@ impl Sim {
         let t = self.tenant();
         t.teams
             .iter()
+            .filter(|team| !team.removed)
             .map(|team| render::team_full(&t, team))
             .collect()
     }
@@ -149,9 +155,8 @@ impl Sim {
         let Some((_, team)) = t.team(team_id) else {
             return vec![];
         };
-        team.channels
-            .iter()
-            .map(|c| render::channel(&t, team, c))
+        team.live_channels()
+            .map(|(_, c)| render::channel(&t, team, c))
             .collect()
     }
 
@@ -162,11 +167,12 @@ impl Sim {
         let Some((_, team)) = t.team(team_id) else {
             return vec![];
         };
-        let own = team.channels.iter().map(|c| render::channel(&t, team, c));
-        let incoming = team.incoming.iter().map(|&(ti, ci)| {
-            let host = &t.teams[ti];
-            render::channel(&t, host, &host.channels[ci])
-        });
+        let own = team
+            .live_channels()
+            .map(|(_, c)| render::channel(&t, team, c));
+        let incoming = t
+            .incoming(team)
+            .map(|(host, c)| render::channel(&t, host, c));
         own.chain(incoming).collect()
     }
 
@@ -175,7 +181,9 @@ impl Sim {
         let Some((_, team)) = t.team(team_id) else {
             return vec![];
         };
-        team.members.iter().map(|m| render::member(&t, m)).collect()
+        team.live_members()
+            .map(|(_, m)| render::member(&t, m))
+            .collect()
     }
 
     /// Root posts of a channel, oldest first, without a `replies` key, with `messageType` as
@@ -234,8 +242,9 @@ impl Sim {
         let t = self.tenant();
         t.teams
             .iter()
-            .flat_map(|tm| tm.channels.iter())
-            .flat_map(|c| c.messages.iter())
+            .filter(|tm| !tm.removed)
+            .flat_map(|tm| tm.live_channels())
+            .flat_map(|(_, c)| c.messages.iter())
             .map(|m| 1 + m.replies.len())
             .sum()
     }
@@ -249,23 +258,22 @@ impl Sim {
         f: impl FnOnce(&mut Tenant, usize, usize) -> Result<R, SimError>,
     ) -> Result<R, SimError> {
         let mut t = self.tenant();
-        let ti = *t
-            .team_index
-            .get(team_id)
+        let ti = t
+            .team_pos(team_id)
             .ok_or_else(|| SimError::TeamNotFound(team_id.into()))?;
-        let ci = *t.teams[ti].channel_index.get(channel_id).ok_or_else(|| {
-            SimError::ChannelNotFound {
+        let ci = t
+            .channel_pos(ti, channel_id)
+            .ok_or_else(|| SimError::ChannelNotFound {
                 team: team_id.into(),
                 channel: channel_id.into(),
-            }
-        })?;
+            })?;
         f(&mut t, ti, ci)
     }
 
     fn poster(team: &Team) -> Author {
-        team.members
-            .first()
-            .map(|m| Author::User(m.user))
+        team.live_members()
+            .next()
+            .map(|(_, m)| Author::User(m.user))
             .unwrap_or(Author::Nobody)
     }
 
@@ -444,6 +452,8 @@ impl Sim {
             is_favorite_by_default: Some(true),
             email: String::new(),
             messages: Vec::new(),
+            hard_deleted: Vec::new(),
+            removed: false,
         });
         if !t.users.is_empty() {
             let mid = membership_id(&id, &t.users[0].id);
@@ -453,6 +463,7 @@ impl Sim {
                 user: 0,
                 roles: vec!["owner".into()],
                 visible_history_start: 0,
+                removed: false,
             });
         }
         t.team_index.insert(id.clone(), n);
@@ -470,9 +481,8 @@ impl Sim {
             .ok_or_else(|| SimError::InvalidMembershipType(membership_type.into()))?;
         let now = self.inner.clock.tick();
         let mut t = self.tenant();
-        let ti = *t
-            .team_index
-            .get(team_id)
+        let ti = t
+            .team_pos(team_id)
             .ok_or_else(|| SimError::TeamNotFound(team_id.into()))?;
         let team = &mut t.teams[ti];
         let n = team.channels.len();
@@ -493,6 +503,8 @@ impl Sim {
             is_favorite_by_default: Some(false),
             email: String::new(),
             messages: Vec::new(),
+            hard_deleted: Vec::new(),
+            removed: false,
         });
         Ok(id)
     }
@@ -506,9 +518,8 @@ impl Sim {
         roles: &[&str],
     ) -> Result<String, SimError> {
         let mut t = self.tenant();
-        let ti = *t
-            .team_index
-            .get(team_id)
+        let ti = t
+            .team_pos(team_id)
             .ok_or_else(|| SimError::TeamNotFound(team_id.into()))?;
         let nu = t.users.len();
         let mut rng = SmallRng::seed_from_u64(mix(self.inner.cfg.seed, &[97, nu as u64]));
@@ -528,6 +539,7 @@ impl Sim {
             user: nu,
             roles: roles.iter().map(|r| r.to_string()).collect(),
             visible_history_start: 0,
+            removed: false,
         });
         Ok(mid)
     }
@@ -612,5 +624,6 @@ fn empty_team() -> Team {
         channels: Vec::new(),
         channel_index: HashMap::new(),
         incoming: Vec::new(),
+        removed: false,
     }
 }

@@ -53,6 +53,10 @@ pub struct Team {
     pub channel_index: HashMap<String, usize>,
     /// Shared channels of other teams that this team sees through `allChannels`: (team, channel).
     pub incoming: Vec<(usize, usize)>,
+    /// Removed through the admin API. Removed teams, channels and members stay in their vectors as
+    /// tombstones so that positions (paging keys, `incoming` pairs, seeds of added entities) and
+    /// the generated bodies that draw on the member list never shift.
+    pub removed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +65,8 @@ pub struct Member {
     pub user: usize,
     pub roles: Vec<String>,
     pub visible_history_start: Millis,
+    /// Removed from the team (see `Team::removed`).
+    pub removed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +106,22 @@ pub struct Channel {
     pub email: String,
     /// Root posts in creation (= id) order.
     pub messages: Vec<Message>,
+    /// Hard-deleted posts and replies, which channel delta reports as `@removed`
+    /// (docs/graph.md §9.21).
+    pub hard_deleted: Vec<HardDeleted>,
+    /// Removed through the admin API (see `Team::removed`); its messages are dropped.
+    pub removed: bool,
+}
+
+/// What remains of a hard-deleted message: enough for delta's `@removed` entry.
+#[derive(Debug, Clone)]
+pub struct HardDeleted {
+    pub id: u64,
+    /// The thread's root post when the deleted message was a reply.
+    pub reply_to: Option<u64>,
+    pub at: Millis,
+    /// Change sequence of the deletion (delta rounds are delimited by it).
+    pub seq: u64,
 }
 
 impl Channel {
@@ -199,14 +221,49 @@ pub fn membership_id(team_id: &str, user_id: &str) -> String {
 }
 
 impl Tenant {
+    /// A team that exists (not removed).
     pub fn team(&self, id: &str) -> Option<(usize, &Team)> {
-        let i = *self.team_index.get(id)?;
+        let i = self.team_pos(id)?;
         Some((i, &self.teams[i]))
     }
 
+    /// A channel of a team that exists (not removed).
     pub fn channel(&self, team: usize, id: &str) -> Option<(usize, &Channel)> {
+        let c = self.channel_pos(team, id)?;
+        Some((c, &self.teams[team].channels[c]))
+    }
+
+    pub fn team_pos(&self, id: &str) -> Option<usize> {
+        self.team_index
+            .get(id)
+            .copied()
+            .filter(|&i| !self.teams[i].removed)
+    }
+
+    pub fn channel_pos(&self, team: usize, id: &str) -> Option<usize> {
         let t = &self.teams[team];
-        let c = *t.channel_index.get(id)?;
-        Some((c, &t.channels[c]))
+        t.channel_index
+            .get(id)
+            .copied()
+            .filter(|&c| !t.channels[c].removed)
+    }
+
+    /// Shared channels of other teams that `team` sees, skipping removed hosts and channels.
+    pub fn incoming<'t>(&'t self, team: &'t Team) -> impl Iterator<Item = (&'t Team, &'t Channel)> {
+        team.incoming.iter().filter_map(|&(ti, ci)| {
+            let host = &self.teams[ti];
+            let ch = &host.channels[ci];
+            (!host.removed && !ch.removed).then_some((host, ch))
+        })
+    }
+}
+
+impl Team {
+    pub fn live_channels(&self) -> impl Iterator<Item = (usize, &Channel)> {
+        self.channels.iter().enumerate().filter(|(_, c)| !c.removed)
+    }
+
+    pub fn live_members(&self) -> impl Iterator<Item = (usize, &Member)> {
+        self.members.iter().enumerate().filter(|(_, m)| !m.removed)
     }
 }

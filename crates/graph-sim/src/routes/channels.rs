@@ -64,18 +64,9 @@ fn list_impl(sim: &Sim, ctx: &Ctx, team_id: &str, all: bool) -> Result<Value, Ap
     let t = sim.tenant();
     let (_, team) = t.team(team_id).ok_or_else(|| team_not_found(team_id))?;
     let mut items: Vec<Value> = team
-        .channels
-        .iter()
-        .map(|c| (team, c))
-        .chain(
-            all.then(|| {
-                team.incoming
-                    .iter()
-                    .map(|&(ti, ci)| (&t.teams[ti], &t.teams[ti].channels[ci]))
-            })
-            .into_iter()
-            .flatten(),
-        )
+        .live_channels()
+        .map(|(_, c)| (team, c))
+        .chain(all.then(|| t.incoming(team)).into_iter().flatten())
         .map(|(host, c)| {
             let mut v = render::channel(&t, host, c);
             if all {

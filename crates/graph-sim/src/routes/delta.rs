@@ -22,6 +22,7 @@ use crate::error::ApiError;
 use crate::odata::{Allowed, Expr, Lit, Op, decode_token, encode_token, parse_filter};
 use crate::render;
 use crate::sim::{Sim, lock};
+use crate::tenant::HardDeleted;
 
 /// Delta page size when `$top` is absent (undocumented, docs/graph.md §9.1; the maximum is 50).
 const DEFAULT_TOP: usize = 20;
@@ -190,22 +191,39 @@ fn run(sim: &Sim, ctx: &Ctx, team_id: &str, channel_id: &str) -> Result<Value, A
 
     let t = sim.tenant();
     let (team, ch) = locate(&t, team_id, channel_id)?;
-    let mut eligible: Vec<&crate::tenant::Message> = ch
+    let in_round = |seq: u64, at: Millis, id: u64| {
+        seq <= round.asof
+            && round.since_seq.is_none_or(|s| seq > s)
+            && round.since_ms.is_none_or(|x| at > x)
+            && at >= round.cutoff
+            && round.after.is_none_or(|a| (at, id) > a)
+    };
+    let chains = ch
         .messages
         .iter()
-        .filter(|m| m.chain_seq <= round.asof)
-        .filter(|m| round.since_seq.is_none_or(|s| m.chain_seq > s))
-        .filter(|m| round.since_ms.is_none_or(|x| m.chain_modified > x))
-        .filter(|m| m.chain_modified >= round.cutoff)
-        .filter(|m| round.after.is_none_or(|a| (m.chain_modified, m.id) > a))
-        .collect();
-    eligible.sort_by_key(|m| (m.chain_modified, m.id));
+        .filter(|m| in_round(m.chain_seq, m.chain_modified, m.id))
+        .map(Entry::Chain);
+    // Hard deletions are changes after a point: an unfiltered initial round is a snapshot of
+    // what exists and carries none of them (docs/graph.md §9.21).
+    let removals_wanted = round.since_seq.is_some() || round.since_ms.is_some();
+    let removals = ch
+        .hard_deleted
+        .iter()
+        .filter(|_| removals_wanted)
+        .filter(|d| in_round(d.seq, d.at, d.id))
+        .map(Entry::Removed);
+    let mut eligible: Vec<Entry<'_>> = chains.chain(removals).collect();
+    eligible.sort_by_key(Entry::key);
     let mctx = ctx.msg_ctx(&t, team, ch);
     let start = round.skip.min(eligible.len());
     let end = (start + round.top).min(eligible.len());
     let items: Vec<Value> = eligible[start..end]
         .iter()
-        .map(|m| {
+        .map(|e| {
+            let m = match e {
+                Entry::Chain(m) => m,
+                Entry::Removed(d) => return removed_entry(d),
+            };
             let mut v = if round.expand {
                 with_replies(ctx, &mctx, m)
             } else {
@@ -228,8 +246,7 @@ fn run(sim: &Sim, ctx: &Ctx, team_id: &str, channel_id: &str) -> Result<Value, A
     );
     round.skip = 0;
     if end < eligible.len() {
-        let last = eligible[end - 1];
-        round.after = Some((last.chain_modified, last.id));
+        round.after = Some(eligible[end - 1].key());
         let tok = encode_token(&round.to_json());
         out.insert(
             "@odata.nextLink".into(),
@@ -248,4 +265,33 @@ fn run(sim: &Sim, ctx: &Ctx, team_id: &str, channel_id: &str) -> Result<Value, A
     }
     out.insert("value".into(), Value::Array(items));
     Ok(Value::Object(out))
+}
+
+/// One item of a delta round: a reply chain created or changed, or a hard-deleted message.
+enum Entry<'t> {
+    Chain(&'t crate::tenant::Message),
+    Removed(&'t HardDeleted),
+}
+
+impl Entry<'_> {
+    /// Rounds are ordered by the time of the change, then id; a skip token keeps the last key.
+    fn key(&self) -> (Millis, u64) {
+        match self {
+            Entry::Chain(m) => (m.chain_modified, m.id),
+            Entry::Removed(d) => (d.at, d.id),
+        }
+    }
+}
+
+/// The delta form of a removed instance (docs/graph.md §5.2): its id and `@removed` with reason
+/// `deleted` (cannot be restored). A reply also names its thread in `replyToId`, since reply ids
+/// are unique only within a channel's threads (docs/graph.md §9.21).
+fn removed_entry(d: &HardDeleted) -> Value {
+    let mut o = serde_json::Map::new();
+    o.insert("id".into(), json!(d.id.to_string()));
+    if let Some(root) = d.reply_to {
+        o.insert("replyToId".into(), json!(root.to_string()));
+    }
+    o.insert("@removed".into(), json!({"reason": "deleted"}));
+    Value::Object(o)
 }

@@ -60,7 +60,7 @@ pub async fn get_all_messages(
         let t = sim.tenant();
         let (_, team) = t.team(&team_id).ok_or_else(|| team_not_found(&team_id))?;
         let mut rows: Vec<(RowKey, Row<'_>)> = Vec::new();
-        for (ci, ch) in team.channels.iter().enumerate() {
+        for (ci, ch) in team.live_channels() {
             for root in &ch.messages {
                 rows.push(((root.last_modified, ci, root.id), (ci, root, None)));
                 for r in &root.replies {

@@ -49,9 +49,7 @@ pub async fn list(
         let t = sim.tenant();
         let (_, team) = t.team(&team_id).ok_or_else(|| team_not_found(&team_id))?;
         let all: Vec<(usize, Value)> = team
-            .members
-            .iter()
-            .enumerate()
+            .live_members()
             .map(|(i, m)| (i, render::member(&t, m)))
             .filter(|(_, v)| filter.as_ref().is_none_or(|f| f.eval(v)))
             .collect();

@@ -105,6 +105,7 @@ pub async fn list(State(app): State<App>, uri: Uri, headers: HeaderMap) -> Respo
                 .teams
                 .iter()
                 .enumerate()
+                .filter(|(_, team)| !team.removed)
                 .map(|(i, team)| (i, render::team_listed(team)))
                 .filter(|(_, v)| filter.as_ref().is_none_or(|f| f.eval(v)))
                 .collect();
@@ -189,11 +190,17 @@ pub async fn groups(State(app): State<App>, uri: Uri, headers: HeaderMap) -> Res
             }
             let t = sim.tenant();
             // Plain groups first so that teams added later append to the order.
-            let teams = t.teams.iter().map(render::group);
-            let plain = t.plain_groups.iter().map(render::plain_group);
+            // Positions are taken before removed teams are skipped, so that a removal between two
+            // pages does not shift the skip token's key.
+            let teams = t
+                .teams
+                .iter()
+                .map(|tm| (!tm.removed).then(|| render::group(tm)));
+            let plain = t.plain_groups.iter().map(|g| Some(render::plain_group(g)));
             let all: Vec<(usize, Value)> = plain
                 .chain(teams)
                 .enumerate()
+                .filter_map(|(i, v)| v.map(|v| (i, v)))
                 .filter(|(_, v)| filter.as_ref().is_none_or(|f| f.eval(v)))
                 .collect();
             indexed_page(
