@@ -6,8 +6,9 @@
 //! with the paging, query-option rules, error bodies, throttling and quirks that Microsoft
 //! documents (see `docs/graph.md`; each behaviour points to its section). The tenant is
 //! generated deterministically from a seed and size parameters, laid out relative to a simulator
-//! clock, and can be changed while it runs (posts, edits, reactions, deletions, new teams,
-//! channels and members) through [`Sim`] or the HTTP admin API under `/_sim/`.
+//! clock, and can be changed while it runs (posts, edits, reactions, soft and hard deletions, new
+//! and removed teams, channels and members, seeded batches of all of these for sync tests:
+//! [`Sim::apply_change_batch`]) through [`Sim`] or the HTTP admin API under `/_sim/`.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {

@@ -25,6 +25,11 @@ use graph_sim::{
         graph: http://127.0.0.1:PORT authority: http://127.0.0.1:PORT\n\
         (Graph root without /v1.0, and the authority host as in AZURE_AUTHORITY_HOST). The accepted \
         scope is https://graph.microsoft.com/.default or <graph url>/.default.\n\n\
+        The admin API reads the ground truth and changes the tenant while it runs: posts, replies, \
+        edits, reactions, soft deletes (POST .../softDelete) and hard deletes (DELETE \
+        /_sim/teams/{team}/channels/{channel}/messages/{id}[/replies/{id}]), removals (DELETE \
+        /_sim/teams/{team}, .../channels/{channel}, .../members/{id}) and a seeded batch of all \
+        of these (POST /_sim/changes {\"seed\": N}); see crates/graph-sim/README.md.\n\n\
         Example: teams-graph-sim --port 0 --seed 42 --teams 20 --epoch 2026-01-15T12:00:00Z"
 )]
 struct Args {

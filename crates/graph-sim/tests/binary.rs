@@ -111,4 +111,7 @@ fn help_documents_every_switch() {
         help.contains(DEFAULT_TENANT_ID) && help.contains(DEFAULT_CLIENT_ID),
         "defaults documented"
     );
+    for admin in ["/_sim/changes", "DELETE /_sim/teams/{team}", "softDelete"] {
+        assert!(help.contains(admin), "--help lacks the admin route {admin}");
+    }
 }
