@@ -285,7 +285,25 @@ fn removal_routes() -> Router<App> {
             "/teams/{team}/channels/{channel}/messages/{message}/replies/{reply}",
             delete(hard_delete_reply),
         )
+        .route(
+            "/teams/{team}/channels/{channel}/messages/{message}/unreact",
+            post(unreact),
+        )
         .route("/changes", post(apply_changes))
+}
+
+async fn unreact(
+    State(app): State<App>,
+    Path((team, channel, message)): Path<(String, String, String)>,
+    Json(b): Json<React>,
+) -> Response {
+    done_or_error(app.sim.unreact(
+        &team,
+        &channel,
+        &message,
+        b.reply_id.as_deref(),
+        &b.reaction_type,
+    ))
 }
 
 async fn remove_team(State(app): State<App>, Path(team): Path<String>) -> Response {

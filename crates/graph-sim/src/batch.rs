@@ -47,6 +47,14 @@ pub enum Change {
         reply: Option<String>,
         reaction: String,
     },
+    Unreact {
+        team: String,
+        channel: String,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reply: Option<String>,
+        reaction: String,
+    },
     SoftDelete {
         team: String,
         channel: String,
@@ -104,6 +112,8 @@ enum Want {
     OldThread,
     /// A live reply (not soft-deleted, not a system event).
     LiveReply,
+    /// A live post, or else a live reply, that has a reaction to take back.
+    Reacted,
 }
 
 const REACTIONS: [&str; 4] = ["like", "heart", "laugh", "surprised"];
@@ -137,6 +147,25 @@ fn mark_created(c: &Change, used: &mut HashSet<Target>) {
     }
 }
 
+/// The type of the latest reaction on a post or reply.
+fn last_reaction(
+    t: &Tenant,
+    team: &str,
+    channel: &str,
+    message: &str,
+    reply: Option<&str>,
+) -> Option<String> {
+    let ti = t.team_pos(team)?;
+    let ci = t.channel_pos(ti, channel)?;
+    let ch = &t.teams[ti].channels[ci];
+    let root = &ch.messages[ch.root_pos(message.parse().ok()?)?];
+    let m = match reply {
+        None => root,
+        Some(r) => &root.replies[root.reply_pos(r.parse().ok()?)?],
+    };
+    m.reactions.last().map(|r| r.reaction_type.clone())
+}
+
 fn editable(m: &Message) -> bool {
     m.deleted.is_none() && m.kind != Kind::SystemEvent
 }
@@ -149,7 +178,7 @@ impl Sim {
 
     /// Applies `scale` times this mix, each change one to five simulated seconds after the
     /// previous one: 3 new posts, 3 replies to old threads, 2 edits of posts and 2 of replies,
-    /// 3 reactions (2 on posts, 1 on a reply), a soft and a hard delete of a post and of a reply,
+    /// 3 reactions (2 on posts, 1 on a reply), the removal of a reaction, a soft and a hard delete of a post and of a reply,
     /// then a new team (with a post), channel (with a post and a reply) and member, and last the
     /// removal of one team, one channel and one member that no other change of the batch
     /// touched. A change with no possible target (a one-team tenant has no team to remove) is
@@ -297,6 +326,13 @@ impl Sim {
                     Some(r) if editable(r) && root.deleted.is_none() => Some(r.id.to_string()),
                     _ => continue,
                 },
+                Want::Reacted if editable(root) && !root.reactions.is_empty() => None,
+                Want::Reacted => match root.replies.choose(rng) {
+                    Some(r) if editable(r) && !r.reactions.is_empty() && root.deleted.is_none() => {
+                        Some(r.id.to_string())
+                    }
+                    _ => continue,
+                },
                 _ if editable(root) => None,
                 _ => continue,
             };
@@ -330,16 +366,18 @@ impl Sim {
             Reply,
             Edit,
             React,
+            Unreact,
             Soft,
             Hard,
         }
-        let plan: [(Want, Op, usize); 10] = [
+        let plan: [(Want, Op, usize); 11] = [
             (Want::LivePost, Op::Post, 3),
             (Want::OldThread, Op::Reply, 3),
             (Want::LivePost, Op::Edit, 2),
             (Want::LiveReply, Op::Edit, 2),
             (Want::LivePost, Op::React, 2),
             (Want::LiveReply, Op::React, 1),
+            (Want::Reacted, Op::Unreact, 1),
             (Want::LivePost, Op::Soft, 1),
             (Want::LiveReply, Op::Soft, 1),
             (Want::LivePost, Op::Hard, 1),
@@ -403,6 +441,24 @@ impl Sim {
                                 reply,
                                 reaction,
                             })
+                    }
+                    Op::Unreact => {
+                        let reaction = {
+                            let t = self.tenant();
+                            last_reaction(&t, &team, &channel, &message, r)
+                        };
+                        match reaction {
+                            Some(reaction) => self
+                                .unreact(&team, &channel, &message, r, &reaction)
+                                .map(|()| Change::Unreact {
+                                    team,
+                                    channel,
+                                    message,
+                                    reply,
+                                    reaction,
+                                }),
+                            None => continue,
+                        }
                     }
                     Op::Soft => self.soft_delete(&team, &channel, &message, r).map(|()| {
                         Change::SoftDelete {

@@ -18,6 +18,8 @@ pub enum SimError {
     InvalidMembershipType(String),
     #[error("message {0:?} is soft-deleted; it can no longer be edited or reacted to")]
     Deleted(String),
+    #[error("message {message:?} has no {reaction:?} reaction to remove")]
+    ReactionNotFound { message: String, reaction: String },
     #[error("member {member:?} does not exist in team {team:?}; list them with Sim::members()")]
     MemberNotFound { team: String, member: String },
 }

@@ -422,6 +422,7 @@ fn gen_message<R: Rng>(
             _ => "normal",
         },
         reactions: Vec::new(),
+        unreacted: Vec::new(),
         replies: Vec::new(),
         seq: 0,
         chain_modified: created,

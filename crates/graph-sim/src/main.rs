@@ -26,7 +26,7 @@ use graph_sim::{
         (Graph root without /v1.0, and the authority host as in AZURE_AUTHORITY_HOST). The accepted \
         scope is https://graph.microsoft.com/.default or <graph url>/.default.\n\n\
         The admin API reads the ground truth and changes the tenant while it runs: posts, replies, \
-        edits, reactions, soft deletes (POST .../softDelete) and hard deletes (DELETE \
+        edits, reactions (added and taken back), soft deletes (POST .../softDelete) and hard deletes (DELETE \
         /_sim/teams/{team}/channels/{channel}/messages/{id}[/replies/{id}]), removals (DELETE \
         /_sim/teams/{team}, .../channels/{channel}, .../members/{id}) and a seeded batch of all \
         of these (POST /_sim/changes {\"seed\": N}); see crates/graph-sim/README.md.\n\n\

@@ -5,8 +5,9 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
 
+use crate::clock::Millis;
 use crate::encode::{guid, ts};
-use crate::tenant::{Author, Channel, Kind, Member, Message, Team, Tenant};
+use crate::tenant::{Author, Channel, Kind, Member, Message, Reaction, Team, Tenant};
 
 const APPS: &[(&str, &str, &str)] = &[
     ("28b35b3f-2c0d-4a51-9b9a-1f0f5a7d3c11", "Workflows", "bot"),
@@ -496,13 +497,25 @@ pub fn message(ctx: &MsgCtx<'_>, m: &Message, root: Option<&Message>) -> Value {
     o.insert("attachments".into(), Value::Array(attachments));
     o.insert("mentions".into(), Value::Array(mentions));
     o.insert("reactions".into(), Value::Array(reactions));
-    let history: Vec<Value> = m
+    // Every reaction ever added, and every removal, in time order.
+    let mut events: Vec<(Millis, &str, &Reaction)> = m
         .reactions
         .iter()
-        .map(|r| {
+        .chain(m.unreacted.iter().map(|(r, _)| r))
+        .map(|r| (r.at, "reactionAdded", r))
+        .chain(
+            m.unreacted
+                .iter()
+                .map(|(r, at)| (*at, "reactionRemoved", r)),
+        )
+        .collect();
+    events.sort_by_key(|(at, _, _)| *at);
+    let history: Vec<Value> = events
+        .into_iter()
+        .map(|(at, action, r)| {
             json!({
-                "modifiedDateTime": ts(r.at),
-                "actions": "reactionAdded",
+                "modifiedDateTime": ts(at),
+                "actions": action,
                 "reaction": {
                     "reactionType": r.reaction_type,
                     "displayName": reaction_name(&r.reaction_type),

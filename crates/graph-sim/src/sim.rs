@@ -403,6 +403,33 @@ impl Sim {
         })
     }
 
+    /// Removes the latest reaction of this type. Like adding one, it bumps lastModifiedDateTime
+    /// but not lastEditedDateTime (docs/graph.md §8.1), and `messageHistory` gains a
+    /// `reactionRemoved` item.
+    pub fn unreact(
+        &self,
+        team_id: &str,
+        channel_id: &str,
+        message_id: &str,
+        reply_id: Option<&str>,
+        reaction_type: &str,
+    ) -> Result<(), SimError> {
+        self.mutate(team_id, channel_id, message_id, reply_id, |m, now, _| {
+            let pos = m
+                .reactions
+                .iter()
+                .rposition(|r| r.reaction_type == reaction_type)
+                .ok_or_else(|| SimError::ReactionNotFound {
+                    message: m.id.to_string(),
+                    reaction: reaction_type.to_string(),
+                })?;
+            let r = m.reactions.remove(pos);
+            m.unreacted.push((r, now));
+            m.last_modified = now;
+            Ok(())
+        })
+    }
+
     /// Soft-deletes a post or reply: deletedDateTime set, body emptied (docs/graph.md §8).
     pub fn soft_delete(
         &self,
@@ -415,6 +442,7 @@ impl Sim {
             m.deleted = Some(now);
             m.last_modified = now;
             m.reactions.clear();
+            m.unreacted.clear();
             Ok(())
         })
     }
@@ -600,6 +628,7 @@ fn new_message(id: u64, seq: u64, author: Author, html: &str) -> Message {
         custom_html: Some(html.to_string()),
         importance: "normal",
         reactions: Vec::new(),
+        unreacted: Vec::new(),
         replies: Vec::new(),
         seq,
         chain_modified: at,

@@ -182,6 +182,8 @@ pub struct Message {
     pub custom_html: Option<String>,
     pub importance: &'static str,
     pub reactions: Vec<Reaction>,
+    /// Reactions taken back, with the time they were removed (kept for `messageHistory`).
+    pub unreacted: Vec<(Reaction, Millis)>,
     /// Replies in id order (empty for replies themselves).
     pub replies: Vec<Message>,
     /// Change sequence of the last change to this message.

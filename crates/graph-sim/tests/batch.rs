@@ -106,6 +106,7 @@ fn check_batch(seed: u64, scale: usize) {
         "edit.reply",
         "react",
         "react.reply",
+        "unreact",
         "softDelete",
         "softDelete.reply",
         "hardDelete",
@@ -176,6 +177,20 @@ fn check_batch(seed: u64, scale: usize) {
                     .map(|r| &r["reactionType"])
                     .collect();
                 assert!(types.contains(&&json!(reaction)), "{c:?}: {m}");
+            }
+            Change::Unreact {
+                team,
+                channel,
+                message,
+                reply,
+                reaction,
+            } => {
+                let m = find(team, channel, message, reply.as_deref()).unwrap();
+                let removed = m["messageHistory"].as_array().unwrap().iter().any(|h| {
+                    h["actions"] == "reactionRemoved"
+                        && h["reaction"]["reactionType"] == reaction.as_str()
+                });
+                assert!(removed, "{c:?}: {m}");
             }
             Change::SoftDelete {
                 team,

@@ -299,3 +299,47 @@ async fn hard_deletes_are_gone_from_lists_and_reported_by_delta_as_removed() {
     assert!(items.iter().all(|m| m.get("@removed").is_none()));
     assert!(!ids(&items).contains(&post));
 }
+
+/// A removal between two pages does not shift the pages a client is following
+/// (docs/graph.md §9.8, §9.20): nothing is skipped, nothing repeated.
+#[tokio::test]
+async fn a_removal_between_two_pages_skips_nothing() {
+    let env = Env::new(SimConfig {
+        teams: 4,
+        ..SimConfig::for_tests()
+    })
+    .await;
+    let sim = env.server.sim();
+    let teams = sim.team_ids();
+    let (s, first) = env.get("/teams?$top=2").await;
+    assert_eq!(s, 200);
+    assert_eq!(ids(first["value"].as_array().unwrap()), teams[..2].to_vec());
+    assert_eq!(
+        admin_delete(&env, &format!("/teams/{}", teams[0])).await,
+        204
+    );
+    let (s, second) = env
+        .get_abs(first["@odata.nextLink"].as_str().unwrap())
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        ids(second["value"].as_array().unwrap()),
+        teams[2..].to_vec()
+    );
+
+    let team = &teams[1];
+    let members = sim.members(team);
+    let (_, first) = env.get(&format!("/teams/{team}/members?$top=2")).await;
+    let gone = members[0]["id"].as_str().unwrap();
+    let path = format!("/teams/{team}/members/{}", enc(gone));
+    assert_eq!(admin_delete(&env, &path).await, 204);
+    let mut seen = ids(first["value"].as_array().unwrap());
+    let mut next = first["@odata.nextLink"].as_str().map(String::from);
+    while let Some(url) = next {
+        let (s, page) = env.get_abs(&url).await;
+        assert_eq!(s, 200);
+        seen.extend(ids(page["value"].as_array().unwrap()));
+        next = page["@odata.nextLink"].as_str().map(String::from);
+    }
+    assert_eq!(seen, ids(&members), "every member once, in order");
+}

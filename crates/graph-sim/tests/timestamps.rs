@@ -1,6 +1,6 @@
 //! Which timestamps each change moves, and therefore what channel delta and getAllMessages'
-//! lastModifiedDateTime filter return (docs/graph.md §8, §9.22): a new reply to an old thread, an
-//! edit of a post and of a reply, a reaction and a soft delete.
+//! lastModifiedDateTime filter return (docs/graph.md §8.1, §9.22): a new reply to an old thread,
+//! an edit of a post and of a reply, a reaction added and taken back, and a soft delete.
 
 mod common;
 
@@ -192,6 +192,28 @@ async fn each_change_moves_the_documented_timestamps() {
     );
     assert_eq!(r["reactions"][0]["reactionType"], "heart");
     assert_eq!(f.post(&old_id).await, old_before);
+    let (items, next) = f.delta_round(&link).await;
+    link = next;
+    assert_eq!(ids(&items), vec![old_id.clone()]);
+    assert_eq!(f.exported_since(t).await, vec![new_reply.clone()]);
+
+    // 4b. Taking the reaction back moves lastModifiedDateTime again ("including when a reaction
+    //     is added or removed"); the history keeps both.
+    let t = f.tick();
+    f.sim
+        .unreact(&f.team, &f.ch, &old_id, Some(&new_reply), "heart")
+        .unwrap();
+    let r = f.reply(&old_id, &new_reply).await;
+    assert!(ts(&r["lastModifiedDateTime"]) > t);
+    assert_eq!(r["lastEditedDateTime"], edited_at);
+    assert_eq!(r["reactions"], serde_json::json!([]));
+    let actions: Vec<&Value> = r["messageHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| &h["actions"])
+        .collect();
+    assert_eq!(actions, ["reactionAdded", "reactionRemoved"]);
     let (items, next) = f.delta_round(&link).await;
     link = next;
     assert_eq!(ids(&items), vec![old_id.clone()]);
