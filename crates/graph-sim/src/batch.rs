@@ -178,10 +178,10 @@ impl Sim {
 
     /// Applies `scale` times this mix, each change one to five simulated seconds after the
     /// previous one: 3 new posts, 3 replies to old threads, 2 edits of posts and 2 of replies,
-    /// 3 reactions (2 on posts, 1 on a reply), the removal of a reaction, a soft and a hard delete of a post and of a reply,
-    /// then a new team (with a post), channel (with a post and a reply) and member, and last the
-    /// removal of one team, one channel and one member that no other change of the batch
-    /// touched. A change with no possible target (a one-team tenant has no team to remove) is
+    /// 3 reactions (2 on posts, 1 on a reply), the removal of a reaction, a soft and a hard
+    /// delete of a post and of a reply, then a new team (with a post), channel (with a post and
+    /// a reply) and member, and last the removal of one team, one channel and one member that no
+    /// other change of the batch touched. A change with no possible target (a one-team tenant has no team to remove) is
     /// left out of the record. Message changes never touch the same message twice.
     pub fn apply_change_batch_scaled(&self, seed: u64, scale: usize) -> ChangeBatch {
         let mut rng = SmallRng::seed_from_u64(mix(self.config().seed, &[0xBA7C, seed]));
