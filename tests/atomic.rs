@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Tenant, stderr_of};
+use common::{Pty, Tenant, stderr_of};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use graph_sim::SimConfig;
 
@@ -165,4 +165,33 @@ fn sigkill_during_copy_to_delta_never_leaves_a_torn_table() {
             std::fs::remove_dir_all(&new).unwrap();
         }
     }
+}
+
+#[test]
+fn ctrl_c_during_a_copy_keeps_the_old_file_and_removes_the_staging() {
+    let t = slow_tenant();
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "COPY (SELECT team_id, channel_id, id, body FROM messages) TO 'm.parquet' STORED AS PARQUET";
+    timed(&t, dir.path(), sql);
+    let file = dir.path().join("m.parquet");
+    let good = std::fs::read(&file).unwrap();
+
+    let mut pty = Pty::spawn(t.command(dir.path()));
+    let wait = Duration::from_secs(30);
+    pty.expect("teams-sql> ", wait);
+    pty.send(&format!("{sql};\r"));
+    // The progress line shows once the COPY has run for a second: it is mid-read.
+    pty.expect("Graph requests", wait);
+    pty.send("\x03");
+    pty.expect("query cancelled", wait);
+    pty.expect("teams-sql> ", wait);
+    assert_eq!(std::fs::read(&file).unwrap(), good);
+    let mut all: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    all.sort();
+    assert_eq!(all, ["m.parquet"], "no staging directory left after Ctrl-C");
+    pty.send("\x04");
+    assert!(pty.wait(wait).success());
 }

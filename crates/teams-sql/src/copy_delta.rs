@@ -809,6 +809,45 @@ mod tests {
         assert!(DeltaOptions::parse(&opts(&[("format.merge_keys", "id")]), &[]).is_err());
     }
 
+    #[tokio::test]
+    async fn a_large_source_spills_to_disk_and_reads_back_the_same() {
+        let ctx = SessionContext::new();
+        let sql =
+            "SELECT v AS id, CAST(v AS VARCHAR) AS name FROM generate_series(1, 5000) AS t(v)";
+        let plan = ctx.sql(sql).await.unwrap().logical_plan().clone();
+        let count = |df: DataFrame| async move { df.count().await.unwrap() };
+        let kept = materialize(&ctx, plan.clone(), usize::MAX).await.unwrap();
+        assert!(kept._spill.is_none());
+        let spilled = materialize(&ctx, plan, 0).await.unwrap();
+        let dir = spilled._spill.as_ref().unwrap().path().to_path_buf();
+        assert!(dir.join("source.arrow").exists());
+        assert_eq!(count(spilled.df.clone()).await, 5000);
+        assert_eq!(count(kept.df.clone()).await, 5000);
+        check_unique_keys(&spilled.df, &["id".to_string()])
+            .await
+            .unwrap();
+        let err = check_unique_keys(&spilled.df.clone().union(kept.df).unwrap(), &["id".into()])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("merge key (id) is not unique"), "{err}");
+        assert!(err.contains("appears 2 times"), "{err}");
+        drop(spilled);
+        assert!(!dir.exists(), "the spill file goes with the merge");
+    }
+
+    #[test]
+    fn recognises_what_a_copy_writes() {
+        let rel = |s: &str| s.split('/').map(str::to_string).collect::<Vec<_>>();
+        assert!(written_by_copy(&rel("part-0.parquet")));
+        assert!(written_by_copy(&rel("team_id=a/part-0.parquet")));
+        assert!(written_by_copy(&rel(
+            "_delta_log/00000000000000000000.json"
+        )));
+        assert!(!written_by_copy(&rel("notes.txt")));
+        assert!(!written_by_copy(&rel("backup/part-0.parquet")));
+    }
+
     #[test]
     fn type_equality_ignores_string_layout_only() {
         assert!(same_type(&DataType::Utf8, &DataType::Utf8View));
