@@ -264,6 +264,43 @@ fn a_failed_copy_leaves_the_previous_file_untouched_and_no_debris() {
         file_names(dir.path()),
         ["good.csv", "good.json", "good.parquet", "parts"]
     );
+    // Into an existing directory DataFusion adds files beside the old ones: moved file by file
+    // (the path every object store takes).
+    t.csv(
+        dir.path(),
+        "COPY (SELECT team_id, id FROM channels) TO 'parts' STORED AS PARQUET PARTITIONED BY (team_id)",
+    );
+    for p in &parts {
+        assert_eq!(
+            file_names(&dir.path().join("parts").join(p)).len(),
+            2,
+            "{p}"
+        );
+    }
+    assert_eq!(
+        file_names(dir.path()),
+        ["good.csv", "good.json", "good.parquet", "parts"]
+    );
+
+    // A Delta table created in an existing empty directory: moved in file by file, log last.
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    t.csv(
+        dir.path(),
+        "COPY (SELECT team_id, id FROM channels) TO 'empty' STORED AS DELTA OPTIONS ('partition_by' 'team_id')",
+    );
+    let n: usize = t
+        .sim()
+        .team_ids()
+        .iter()
+        .map(|id| t.sim().channels(id).len())
+        .sum();
+    assert_eq!(
+        t.rt.block_on(read_delta(
+            &dir.path().join("empty"),
+            "SELECT count(*) AS n FROM d"
+        )),
+        format!("n\n{n}\n")
+    );
 }
 
 #[test]
