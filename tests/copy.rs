@@ -183,3 +183,257 @@ fn merge_key_defaults_to_the_primary_key_of_a_plain_scan() {
         format!("n\n{n}\n")
     );
 }
+
+fn file_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A query that fails part-way through its rows (a decode-style error on one channel's page).
+fn failing_query(t: &Tenant) -> String {
+    let team = t.sim().team_ids()[1].clone();
+    let channel = t.sim().channels(&team)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    format!(
+        "SELECT id, CAST(CASE WHEN channel_id = '{channel}' THEN 'boom' ELSE '1' END AS BIGINT) \
+         AS n FROM messages"
+    )
+}
+
+#[test]
+fn a_failed_copy_leaves_the_previous_file_untouched_and_no_debris() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = failing_query(&t);
+    for format in ["parquet", "csv", "json"] {
+        let name = format!("good.{format}");
+        let good = format!("COPY (SELECT id, 1 AS n FROM messages) TO '{name}' STORED AS {format}");
+        t.csv(dir.path(), &good);
+        let before = std::fs::read(dir.path().join(&name)).unwrap();
+        let out = t.run(
+            dir.path(),
+            &[
+                "-c",
+                &format!("COPY ({bad}) TO '{name}' STORED AS {format}"),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("boom"), "{}", stderr_of(&out));
+        assert_eq!(
+            std::fs::read(dir.path().join(&name)).unwrap(),
+            before,
+            "{format}: the previous file was replaced"
+        );
+    }
+    assert_eq!(
+        file_names(dir.path()),
+        ["good.csv", "good.json", "good.parquet"]
+    );
+
+    // A new file in a new directory, and a directory of files: nothing appears at all.
+    for target in ["new/sub/x.parquet", "parts/"] {
+        let out = t.run(
+            dir.path(),
+            &[
+                "-c",
+                &format!("COPY ({bad}) TO '{target}' STORED AS PARQUET"),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    }
+    assert_eq!(
+        file_names(dir.path()),
+        ["good.csv", "good.json", "good.parquet"]
+    );
+
+    // Success still writes where asked: a file, and a partitioned directory.
+    t.csv(
+        dir.path(),
+        "COPY (SELECT team_id, id FROM channels) TO 'parts' STORED AS PARQUET PARTITIONED BY (team_id)",
+    );
+    let parts = file_names(&dir.path().join("parts"));
+    assert_eq!(parts.len(), t.sim().team_ids().len(), "{parts:?}");
+    assert!(parts.iter().all(|p| p.starts_with("team_id=")), "{parts:?}");
+    assert_eq!(
+        file_names(dir.path()),
+        ["good.csv", "good.json", "good.parquet", "parts"]
+    );
+    // Into an existing directory DataFusion adds files beside the old ones: moved file by file
+    // (the path every object store takes).
+    t.csv(
+        dir.path(),
+        "COPY (SELECT team_id, id FROM channels) TO 'parts' STORED AS PARQUET PARTITIONED BY (team_id)",
+    );
+    for p in &parts {
+        assert_eq!(
+            file_names(&dir.path().join("parts").join(p)).len(),
+            2,
+            "{p}"
+        );
+    }
+    assert_eq!(
+        file_names(dir.path()),
+        ["good.csv", "good.json", "good.parquet", "parts"]
+    );
+
+    // A Delta table created in an existing empty directory: moved in file by file, log last.
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    t.csv(
+        dir.path(),
+        "COPY (SELECT team_id, id FROM channels) TO 'empty' STORED AS DELTA OPTIONS ('partition_by' 'team_id')",
+    );
+    let n: usize = t
+        .sim()
+        .team_ids()
+        .iter()
+        .map(|id| t.sim().channels(id).len())
+        .sum();
+    assert_eq!(
+        t.rt.block_on(read_delta(
+            &dir.path().join("empty"),
+            "SELECT count(*) AS n FROM d"
+        )),
+        format!("n\n{n}\n")
+    );
+}
+
+#[test]
+fn a_delta_merge_reads_graph_once() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let requests = |sql: &str| {
+        t.sim().reset_counters();
+        t.csv(dir.path(), sql);
+        t.sim().counters().total()
+    };
+    let query = requests("SELECT * FROM messages");
+    let merge = "COPY (SELECT * FROM messages) TO 'out/m' STORED AS DELTA OPTIONS ('mode' 'merge')";
+    let create = requests(merge);
+    let again = requests(merge);
+    assert!(query > 5, "{query}");
+    assert_eq!((create, again), (query, query));
+}
+
+#[test]
+fn partition_by_a_nested_column_is_refused_before_writing() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    for column in ["body", "mentions"] {
+        let out = t.run(
+            dir.path(),
+            &[
+                "-c",
+                &format!(
+                    "COPY messages TO 'out/p' STORED AS DELTA OPTIONS ('partition_by' '{column}')"
+                ),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr_of(&out);
+        assert!(
+            err.contains(&format!("cannot partition by '{column}'")),
+            "{err}"
+        );
+        assert!(err.contains("primitive type"), "{err}");
+    }
+    assert!(file_names(dir.path()).is_empty());
+}
+
+#[test]
+fn merge_keys_are_checked_before_the_first_write() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |sql: &str| t.run(dir.path(), &["-c", sql]);
+
+    let out = run(
+        "COPY (SELECT id, display_name FROM teams) TO 'out/k' STORED AS DELTA \
+         OPTIONS ('mode' 'merge', 'merge_keys' 'team_id')",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("merge key 'team_id' is not in the query's columns"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // channels.team_id repeats once per channel: not a key.
+    let dup = "COPY (SELECT team_id, display_name FROM channels) TO 'out/k' STORED AS DELTA \
+               OPTIONS ('mode' 'merge', 'merge_keys' 'team_id')";
+    let out = run(dup);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("merge key (team_id) is not unique"), "{err}");
+    assert!(
+        t.sim()
+            .team_ids()
+            .iter()
+            .any(|id| err.contains(id.as_str())),
+        "{err}"
+    );
+    assert!(file_names(dir.path()).is_empty(), "nothing may be written");
+
+    // The same on an existing table: no new version.
+    let out = run(
+        "COPY (SELECT team_id, display_name FROM channels WHERE membership_type = 'nope') \
+         TO 'out/k' STORED AS DELTA",
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let path = dir.path().join("out").join("k");
+    let version = t.rt.block_on(delta_version(&path));
+    let out = run(dup);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(t.rt.block_on(delta_version(&path)), version);
+}
+
+#[test]
+fn copy_into_a_non_delta_directory_is_refused() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("d");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(target.join("notes.txt"), "keep me").unwrap();
+    let copy = |mode: &str| {
+        t.run(
+            dir.path(),
+            &[
+                "-c",
+                &format!("COPY teams TO 'd' STORED AS DELTA OPTIONS ('mode' '{mode}')"),
+            ],
+        )
+    };
+    for mode in ["append", "merge", "overwrite"] {
+        let out = copy(mode);
+        assert_eq!(out.status.code(), Some(1), "{mode}");
+        let err = stderr_of(&out);
+        assert!(err.contains("is not a Delta table"), "{err}");
+        assert!(err.contains("notes.txt"), "{err}");
+    }
+    assert_eq!(file_names(&target), ["notes.txt"]);
+
+    // Only Parquet files (what a COPY writes): overwrite may take it over, nothing else may.
+    std::fs::remove_file(target.join("notes.txt")).unwrap();
+    t.csv(
+        dir.path(),
+        "COPY teams TO 'd/old.parquet' STORED AS PARQUET",
+    );
+    let out = copy("append");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("'mode' 'overwrite'"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = copy("overwrite");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let n = t.sim().team_ids().len();
+    assert_eq!(
+        t.rt.block_on(read_delta(&target, "SELECT count(*) AS n FROM d")),
+        format!("n\n{n}\n")
+    );
+}

@@ -13,19 +13,25 @@ use std::time::Instant;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::catalog::Session;
-use datafusion::common::{Column, GetExt, not_impl_err};
+use datafusion::common::{Column, DataFusionError, GetExt, ScalarValue, not_impl_err};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::options::ArrowReadOptions;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::file_format::{FileFormat, FileFormatFactory};
+use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::logical_expr::dml::CopyTo;
-use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, Operator, binary_expr};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, Operator, binary_expr, lit};
 use datafusion::prelude::{DataFrame, SessionContext};
 use deltalake::DeltaTable;
 use deltalake::kernel::engine::arrow_conversion::TryIntoArrow;
 use deltalake::protocol::SaveMode;
 use futures::StreamExt;
+use object_store::path::Path;
 
 use crate::destinations;
+use crate::destinations::staging::{Staging, Target};
 use crate::error::{Result, ShellError};
 use crate::session::TEAMS_SCHEMA;
 
@@ -193,24 +199,144 @@ impl DeltaReport {
 }
 
 /// Runs a planned `COPY ... STORED AS DELTA`.
+///
+/// Everything that can be refused is checked before the destination is touched; a new table
+/// is written into a staging directory beside the destination and moved into place once
+/// committed, so a failure (or a kill) never leaves data files without a `_delta_log`.
 pub async fn copy_to_delta(ctx: &SessionContext, copy: &CopyTo) -> Result<DeltaReport> {
     let started = Instant::now();
     let options = DeltaOptions::parse(&copy.options, &copy.partition_by)?;
-    destinations::ensure_supported(&copy.output_url)?;
-    let url = deltalake::ensure_table_uri(&copy.output_url)?;
-    let table = DeltaTable::try_from_url(url).await?;
-    let exists = table.version().is_some();
+    destinations::register_for_copy(ctx, &copy.output_url)?;
 
-    let mut input: LogicalPlan = copy.input.as_ref().clone();
+    let input: LogicalPlan = copy.input.as_ref().clone();
     let source_schema: Schema = input.schema().as_arrow().clone();
-    for p in &options.partition_by {
-        if source_schema.field_with_name(p).is_err() {
-            return Err(ShellError::DeltaCopy(format!(
-                "partition column '{p}' is not in the query's columns"
-            )));
+    check_partition_columns(&source_schema, &options.partition_by)?;
+    let keys = match options.mode {
+        Mode::Merge => Some(merge_keys(&options, &input, &source_schema)?),
+        _ => None,
+    };
+
+    let report = match prepare_destination(ctx, &copy.output_url, options.mode).await? {
+        Destination::Table(table) => {
+            write_table(ctx, table, input, &options, keys.as_deref(), true).await?
+        }
+        Destination::Staged(staging) => {
+            let url = deltalake::ensure_table_uri(staging.staged_url(true))?;
+            let table = DeltaTable::try_from_url(url).await?;
+            match write_table(ctx, table, input, &options, keys.as_deref(), false).await {
+                Ok(report) => {
+                    (*staging).commit_dir().await?;
+                    report
+                }
+                Err(e) => {
+                    (*staging).abort().await;
+                    return Err(e);
+                }
+            }
+        }
+    };
+    Ok(DeltaReport {
+        table: copy.output_url.clone(),
+        seconds: started.elapsed().as_secs_f64(),
+        ..report
+    })
+}
+
+/// Where a Delta COPY writes: an existing table (or a directory `overwrite` may take over),
+/// or a staging directory that becomes the new table.
+enum Destination {
+    Table(DeltaTable),
+    Staged(Box<Staging>),
+}
+
+/// Opens the destination table, or decides how to create it. A non-empty directory that is
+/// not a Delta table is refused, except under `overwrite` when it holds nothing but what a
+/// COPY writes (Parquet data files and a `_delta_log`), e.g. the files of a COPY that failed
+/// before committing.
+async fn prepare_destination(
+    ctx: &SessionContext,
+    output_url: &str,
+    mode: Mode,
+) -> Result<Destination> {
+    // Resolved as a directory, so that listing never matches a sibling sharing the prefix.
+    let as_dir = if output_url.ends_with('/') {
+        output_url.to_string()
+    } else {
+        format!("{output_url}/")
+    };
+    let target = Target::resolve(ctx, &as_dir)?;
+    let depth = target.path().parts().count();
+    let listed = target.list_under().await?;
+    let relative = |p: &Path| -> Vec<String> {
+        p.parts()
+            .skip(depth)
+            .map(|s| s.as_ref().to_string())
+            .collect()
+    };
+    if listed.is_empty() {
+        return Ok(Destination::Staged(Box::new(Staging::beside(&target)?)));
+    }
+    let has_log = listed
+        .iter()
+        .any(|p| relative(p).first().is_some_and(|s| s == "_delta_log"));
+    if has_log {
+        let url = deltalake::ensure_table_uri(output_url)?;
+        let table = DeltaTable::try_from_url(url).await?;
+        if table.version().is_some() {
+            return Ok(Destination::Table(table));
         }
     }
-    if exists {
+    let foreign: Vec<String> = listed
+        .iter()
+        .map(relative)
+        .filter(|rel| !written_by_copy(rel))
+        .map(|rel| rel.join("/"))
+        .collect();
+    if mode != Mode::Overwrite || !foreign.is_empty() {
+        let what = match foreign.first() {
+            Some(f) => format!("holds files a COPY does not write (e.g. '{f}')"),
+            None => "holds Parquet files but no Delta log".to_string(),
+        };
+        let how = if foreign.is_empty() {
+            "use OPTIONS ('mode' 'overwrite') to replace them with a new table, or write to \
+             another location"
+        } else {
+            "write to another location, or move those files away (or remove the directory) \
+             to let COPY create the table there"
+        };
+        return Err(ShellError::DeltaCopy(format!(
+            "'{output_url}' is a non-empty directory that is not a Delta table: it {what}; \
+             nothing was written. To go ahead, {how}"
+        )));
+    }
+    let url = deltalake::ensure_table_uri(output_url)?;
+    Ok(Destination::Table(DeltaTable::try_from_url(url).await?))
+}
+
+/// Files a COPY to Delta leaves in a table directory: Parquet data files (maybe under
+/// `column=value` partition directories) and the `_delta_log`.
+fn written_by_copy(relative: &[String]) -> bool {
+    match relative.split_last() {
+        None => true,
+        Some((name, dirs)) => {
+            relative.first().is_some_and(|s| s == "_delta_log")
+                || (name.ends_with(".parquet") && dirs.iter().all(|d| d.contains('=')))
+        }
+    }
+}
+
+/// Writes `input` into `table` (existing or new) in the requested mode.
+async fn write_table(
+    ctx: &SessionContext,
+    table: DeltaTable,
+    mut input: LogicalPlan,
+    options: &DeltaOptions,
+    keys: Option<&[String]>,
+    check_existing: bool,
+) -> Result<DeltaReport> {
+    let source_schema: Schema = input.schema().as_arrow().clone();
+    let exists = table.version().is_some();
+    if exists && check_existing {
         let table_order = check_schema(&table, &source_schema)?;
         check_partitioning(&table, &options.partition_by)?;
         // Same columns, maybe another order: Delta writes by position, so line them up.
@@ -227,40 +353,23 @@ pub async fn copy_to_delta(ctx: &SessionContext, copy: &CopyTo) -> Result<DeltaR
     }
     let state = Arc::new(ctx.state());
 
-    let report = match options.mode {
-        Mode::Merge if exists => {
-            let keys = match &options.merge_keys {
-                Some(k) => k.clone(),
-                None => inferred_keys(&input).ok_or_else(|| {
-                    ShellError::DeltaCopy(
-                        "mode 'merge' needs OPTIONS ('merge_keys' 'col1,col2'): the key can only \
-                         be inferred when the query is a plain scan of one of the Teams tables"
-                            .to_string(),
-                    )
-                })?,
-            };
-            for k in &keys {
-                if source_schema.field_with_name(k).is_err() {
-                    return Err(ShellError::DeltaCopy(format!(
-                        "merge key '{k}' is not in the query's columns"
-                    )));
-                }
-            }
-            let source = DataFrame::new(ctx.state(), input);
-            merge(table, source, &source_schema, &keys, state).await?
+    // A merge needs its source twice (deltalake scans it for the join and again for the
+    // rewrite) and the duplicate-key check once more: read Graph once into a local copy.
+    let (input, materialized) = match keys {
+        Some(keys) => {
+            let m = materialize(ctx, input, MATERIALIZE_IN_MEMORY_BYTES).await?;
+            check_unique_keys(&m.df, keys).await?;
+            (m.df.logical_plan().clone(), Some(m))
         }
-        mode => {
-            if mode == Mode::Merge
-                && options.merge_keys.is_none()
-                && inferred_keys(&input).is_none()
-            {
-                // Fail the first run the same way the second would, not one run later.
-                return Err(ShellError::DeltaCopy(
-                    "mode 'merge' needs OPTIONS ('merge_keys' 'col1,col2'): the key can only be \
-                     inferred when the query is a plain scan of one of the Teams tables"
-                        .to_string(),
-                ));
-            }
+        None => (input, None),
+    };
+
+    match (options.mode, materialized) {
+        (Mode::Merge, Some(source)) if exists => {
+            let keys = keys.unwrap_or_default();
+            merge(table, source.df.clone(), &source_schema, keys, state).await
+        }
+        (mode, _source) => {
             let save_mode = if mode == Mode::Overwrite {
                 SaveMode::Overwrite
             } else {
@@ -276,7 +385,7 @@ pub async fn copy_to_delta(ctx: &SessionContext, copy: &CopyTo) -> Result<DeltaR
             }
             let table = builder.await?;
             let metrics = last_operation_metrics(&table).await?;
-            DeltaReport {
+            Ok(DeltaReport {
                 table: String::new(),
                 mode,
                 rows_written: metric(&metrics, "num_added_rows"),
@@ -286,14 +395,163 @@ pub async fn copy_to_delta(ctx: &SessionContext, copy: &CopyTo) -> Result<DeltaR
                 files_removed: metric(&metrics, "num_removed_files"),
                 version: table.version(),
                 seconds: 0.0,
-            }
+            })
         }
+    }
+}
+
+/// The merge key: given, or the primary key of a plain scan; every key column must be in the
+/// query (checked on the first run too, when the table is created).
+fn merge_keys(options: &DeltaOptions, input: &LogicalPlan, schema: &Schema) -> Result<Vec<String>> {
+    let keys = match &options.merge_keys {
+        Some(k) => k.clone(),
+        None => inferred_keys(input).ok_or_else(|| {
+            ShellError::DeltaCopy(
+                "mode 'merge' needs OPTIONS ('merge_keys' 'col1,col2'): the key can only be \
+                 inferred when the query is a plain scan of one of the Teams tables"
+                    .to_string(),
+            )
+        })?,
     };
-    Ok(DeltaReport {
-        table: copy.output_url.clone(),
-        seconds: started.elapsed().as_secs_f64(),
-        ..report
-    })
+    let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    for k in &keys {
+        if !columns.contains(&k.as_str()) {
+            return Err(ShellError::DeltaCopy(format!(
+                "merge key '{k}' is not in the query's columns ({}); nothing was written",
+                columns.join(", ")
+            )));
+        }
+    }
+    Ok(keys)
+}
+
+/// Partition values are strings in paths and in the Delta log: only a primitive column can
+/// partition (object_store panics on a nested one, after a data file is already written).
+fn check_partition_columns(schema: &Schema, partition_by: &[String]) -> Result<()> {
+    for p in partition_by {
+        let field = schema.field_with_name(p).map_err(|_| {
+            ShellError::DeltaCopy(format!(
+                "partition column '{p}' is not in the query's columns"
+            ))
+        })?;
+        let dt = field.data_type();
+        if dt.is_nested() || matches!(dt, DataType::Null | DataType::Dictionary(..)) {
+            return Err(ShellError::DeltaCopy(format!(
+                "cannot partition by '{p}': it is {dt}, and Delta partitions only by a column \
+                 of a primitive type (string, integer, decimal, boolean, date, timestamp or \
+                 binary); nothing was written. Partition by a scalar column, e.g. a field of \
+                 it selected as its own column"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Above this many bytes a merge source is spilled to a local Arrow IPC file.
+const MATERIALIZE_IN_MEMORY_BYTES: usize = 64 * 1024 * 1024;
+
+/// A query's rows read once and kept locally: in memory when small, else in a temporary Arrow
+/// IPC file (removed on drop) written as the rows stream, so memory stays bounded.
+struct Materialized {
+    df: DataFrame,
+    _spill: Option<tempfile::TempDir>,
+}
+
+async fn materialize(
+    ctx: &SessionContext,
+    input: LogicalPlan,
+    in_memory: usize,
+) -> Result<Materialized> {
+    let mut stream = ctx
+        .execute_logical_plan(input)
+        .await?
+        .execute_stream()
+        .await?;
+    let schema = stream.schema();
+    let mut batches: Vec<RecordBatch> = Vec::new();
+    let mut bytes = 0usize;
+    let mut spill: Option<(
+        tempfile::TempDir,
+        std::path::PathBuf,
+        FileWriter<std::fs::File>,
+    )> = None;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        if let Some((_, _, writer)) = spill.as_mut() {
+            writer.write(&batch).map_err(DataFusionError::from)?;
+            continue;
+        }
+        bytes += batch.get_array_memory_size();
+        batches.push(batch);
+        if bytes > in_memory {
+            let dir = tempfile::Builder::new()
+                .prefix("teams-sql-merge-")
+                .tempdir()?;
+            let path = dir.path().join("source.arrow");
+            let mut writer = FileWriter::try_new(std::fs::File::create(&path)?, &schema)
+                .map_err(DataFusionError::from)?;
+            for b in batches.drain(..) {
+                writer.write(&b).map_err(DataFusionError::from)?;
+            }
+            spill = Some((dir, path, writer));
+        }
+    }
+    match spill {
+        None => {
+            let table = MemTable::try_new(Arc::clone(&schema), vec![batches])?;
+            Ok(Materialized {
+                df: ctx.read_table(Arc::new(table))?,
+                _spill: None,
+            })
+        }
+        Some((dir, path, mut writer)) => {
+            writer.finish().map_err(DataFusionError::from)?;
+            let path = path.to_str().ok_or_else(|| {
+                ShellError::DeltaCopy(format!("temporary path {} is not UTF-8", path.display()))
+            })?;
+            let options = ArrowReadOptions {
+                schema: Some(schema.as_ref()),
+                ..Default::default()
+            };
+            Ok(Materialized {
+                df: ctx.read_arrow(path, options).await?,
+                _spill: Some(dir),
+            })
+        }
+    }
+}
+
+/// A merge with two source rows for one key would apply one of them at random (or fail in
+/// deltalake after writing files): refuse it, naming the key and one duplicate.
+async fn check_unique_keys(source: &DataFrame, keys: &[String]) -> Result<()> {
+    const N: &str = "__teams_sql_rows_per_key";
+    let group: Vec<Expr> = keys
+        .iter()
+        .map(|k| Expr::Column(Column::new_unqualified(k.clone())))
+        .collect();
+    let dups = source
+        .clone()
+        .aggregate(group, vec![count(lit(1)).alias(N)])?
+        .filter(Expr::Column(Column::new_unqualified(N)).gt(lit(1i64)))?
+        .limit(0, Some(1))?
+        .collect()
+        .await?;
+    let Some(batch) = dups.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(());
+    };
+    let mut sample = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let v = ScalarValue::try_from_array(batch.column(i), 0)?;
+        sample.push(format!("{k} = {v}"));
+    }
+    let n = ScalarValue::try_from_array(batch.column(keys.len()), 0)?;
+    Err(ShellError::DeltaCopy(format!(
+        "merge key ({}) is not unique in the query's rows: {} appears {n} times; nothing was \
+         written. A merge needs one source row per key: make the query return one row per key \
+         (DISTINCT, GROUP BY) or name columns that identify a row in 'merge_keys'",
+        keys.join(", "),
+        sample.join(", ")
+    )))
 }
 
 async fn merge(
@@ -549,6 +807,45 @@ mod tests {
         assert!(DeltaOptions::parse(&opts(&[("format.mode", "upsert")]), &[]).is_err());
         assert!(DeltaOptions::parse(&opts(&[("format.compression", "zstd")]), &[]).is_err());
         assert!(DeltaOptions::parse(&opts(&[("format.merge_keys", "id")]), &[]).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_large_source_spills_to_disk_and_reads_back_the_same() {
+        let ctx = SessionContext::new();
+        let sql =
+            "SELECT v AS id, CAST(v AS VARCHAR) AS name FROM generate_series(1, 5000) AS t(v)";
+        let plan = ctx.sql(sql).await.unwrap().logical_plan().clone();
+        let count = |df: DataFrame| async move { df.count().await.unwrap() };
+        let kept = materialize(&ctx, plan.clone(), usize::MAX).await.unwrap();
+        assert!(kept._spill.is_none());
+        let spilled = materialize(&ctx, plan, 0).await.unwrap();
+        let dir = spilled._spill.as_ref().unwrap().path().to_path_buf();
+        assert!(dir.join("source.arrow").exists());
+        assert_eq!(count(spilled.df.clone()).await, 5000);
+        assert_eq!(count(kept.df.clone()).await, 5000);
+        check_unique_keys(&spilled.df, &["id".to_string()])
+            .await
+            .unwrap();
+        let err = check_unique_keys(&spilled.df.clone().union(kept.df).unwrap(), &["id".into()])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("merge key (id) is not unique"), "{err}");
+        assert!(err.contains("appears 2 times"), "{err}");
+        drop(spilled);
+        assert!(!dir.exists(), "the spill file goes with the merge");
+    }
+
+    #[test]
+    fn recognises_what_a_copy_writes() {
+        let rel = |s: &str| s.split('/').map(str::to_string).collect::<Vec<_>>();
+        assert!(written_by_copy(&rel("part-0.parquet")));
+        assert!(written_by_copy(&rel("team_id=a/part-0.parquet")));
+        assert!(written_by_copy(&rel(
+            "_delta_log/00000000000000000000.json"
+        )));
+        assert!(!written_by_copy(&rel("notes.txt")));
+        assert!(!written_by_copy(&rel("backup/part-0.parquet")));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! the object_store way, from the environment (AWS_*, AZURE_STORAGE_*, GOOGLE_*), so no
 //! credential ever appears in SQL text or in the history file.
 
+pub mod staging;
+
 use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;

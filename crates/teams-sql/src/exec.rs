@@ -25,6 +25,7 @@ use crate::copy_delta;
 use crate::credentials::{self, Connection};
 use crate::demo::{self, DemoTenant};
 use crate::destinations;
+use crate::destinations::staging::StagedCopy;
 use crate::error::{Result, ShellError};
 use crate::print_format::{PrintFormat, ResultPrinter};
 use crate::profile;
@@ -219,9 +220,45 @@ impl Shell {
             self.print_batches(batch.schema(), &[batch], &mut out)?;
             report.rows_written as usize
         } else {
-            if let LogicalPlan::Copy(copy) = &plan {
-                destinations::register_for_copy(&self.ctx, &copy.output_url)?;
+            // DataFusion's own COPY writes beside the destination and is moved into place only
+            // once every row is written (see destinations::staging).
+            let (plan, staged) = match plan {
+                LogicalPlan::Copy(copy) => {
+                    destinations::register_for_copy(&self.ctx, &copy.output_url)?;
+                    let staged = StagedCopy::new(&self.ctx, &copy)?;
+                    (LogicalPlan::Copy(staged.plan.clone()), Some(staged))
+                }
+                plan => (plan, None),
+            };
+            match self.stream_plan(plan, &mut out, before.as_ref()).await {
+                Ok(rows) => {
+                    if let Some(staged) = staged {
+                        staged.commit().await?;
+                    }
+                    rows
+                }
+                Err(e) => {
+                    if let Some(staged) = staged {
+                        staged.staging.abort().await;
+                    }
+                    return Err(e);
+                }
             }
+        };
+        out.flush()?;
+        drop(out);
+        self.summarise(rows, started.elapsed(), before.as_ref(), skipped_before);
+        Ok(())
+    }
+
+    /// Executes a plan DataFusion runs by itself, printing its rows as they stream.
+    async fn stream_plan(
+        &self,
+        plan: LogicalPlan,
+        out: &mut dyn Write,
+        before: Option<&GraphCounters>,
+    ) -> Result<usize> {
+        {
             let is_ddl = plan.schema().fields().is_empty();
             let df = self.ctx.execute_logical_plan(plan).await?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
@@ -235,9 +272,8 @@ impl Shell {
             let mut progress = Progress::new(progress_ok);
             let mut ticker = tokio::time::interval(Progress::INTERVAL);
             let max_rows = self.max_rows;
-            let mut printer = (!is_ddl).then(|| {
-                ResultPrinter::new(format, schema, &mut out).with_max_table_rows(max_rows)
-            });
+            let mut printer = (!is_ddl)
+                .then(|| ResultPrinter::new(format, schema, out).with_max_table_rows(max_rows));
             let mut rows = 0usize;
             loop {
                 tokio::select! {
@@ -252,7 +288,7 @@ impl Shell {
                         None => break,
                     },
                     _ = ticker.tick() => {
-                        let so_far = match (&before, self.graph_counters()) {
+                        let so_far = match (before, self.graph_counters()) {
                             (Some(b), Some(now)) => Some(now.since(b)),
                             _ => None,
                         };
@@ -272,12 +308,8 @@ impl Shell {
                     );
                 }
             }
-            rows
-        };
-        out.flush()?;
-        drop(out);
-        self.summarise(rows, started.elapsed(), before.as_ref(), skipped_before);
-        Ok(())
+            Ok(rows)
+        }
     }
 
     /// Summary lines go to stderr so that stdout carries only data.
