@@ -368,6 +368,27 @@ fn bad_settings_exit_non_zero_with_one_line() {
     );
     assert_eq!(code(&out), 1);
     assert!(stderr_of(&out).contains("1-50"), "{}", stderr_of(&out));
+    let out = t.run(
+        dir.path(),
+        &[
+            "--format",
+            "csv",
+            "--on-forbidden",
+            "skip",
+            "-c",
+            "SHOW ALL",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr_of(&out));
+    let all = stdout_of(&out);
+    assert!(all.contains("teams.on_forbidden,skip"), "{all}");
+    for key in [
+        "teams.message_source",
+        "teams.concurrency",
+        "teams.page_size",
+    ] {
+        assert!(all.contains(key), "{key}");
+    }
     let out = t.run(dir.path(), &["--on-forbidden", "maybe", "-c", "SELECT 1"]);
     assert_eq!(code(&out), 2, "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("fail or skip"));

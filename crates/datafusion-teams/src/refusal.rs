@@ -131,9 +131,7 @@ pub(crate) fn cause_of(e: &GraphError) -> Option<Cause> {
 pub(crate) fn missing_id(endpoint: &str) -> Cause {
     Cause {
         key: format!("no id {endpoint}"),
-        label: format!(
-            "items of {endpoint} without an id (left out: a row without its key cannot be told apart)"
-        ),
+        label: format!("items of {endpoint} without an id: a row cannot go without its key"),
         fix: None,
         refused: false,
     }
