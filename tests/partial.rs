@@ -393,3 +393,139 @@ fn bad_settings_exit_non_zero_with_one_line() {
     assert_eq!(code(&out), 2, "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("fail or skip"));
 }
+
+/// The other two refusals of the issue, through COPY: a forbidden channel (messages) and a team
+/// whose `GET /teams/{id}` is refused (teams with a column that needs it).
+#[test]
+fn copy_with_a_forbidden_channel_or_refused_team_details() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let sim = t.sim();
+    let team = sim.team_ids()[0].clone();
+    let channel = sim.channels(&team)[0]["id"].as_str().unwrap().to_string();
+    let run = |sql: &str, extra: &[&str]| {
+        let mut args = vec!["--format", "csv", "-q"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["-c", sql]);
+        t.run(dir.path(), &args)
+    };
+    for (table, query) in [
+        ("m", "messages"),
+        ("t", "(SELECT id, display_name, summary FROM teams)"),
+    ] {
+        let out = run(
+            &format!("COPY {query} TO '{table}' STORED AS DELTA OPTIONS ('mode' 'overwrite')"),
+            &[],
+        );
+        assert_eq!(code(&out), 0, "{}", stderr_of(&out));
+    }
+    let all_messages = count_of(&t.rt.block_on(delta_state(&dir.path().join("m"))).1);
+    let teams = sim.team_ids().len();
+    sim.set_switches(Switches {
+        forbidden_channel_ids: vec![channel.clone()],
+        forbidden_team_ids: vec![sim.team_ids()[1].clone()],
+        ..Switches::default()
+    });
+    let copy_m = |mode: &str, extra: &[&str]| {
+        run(
+            &format!("COPY messages TO 'm' STORED AS DELTA OPTIONS ('mode' '{mode}')"),
+            extra,
+        )
+    };
+    let before = t.rt.block_on(delta_state(&dir.path().join("m")));
+    for mode in ["overwrite", "append", "merge"] {
+        let out = copy_m(mode, &[]);
+        assert_eq!(code(&out), 1, "{mode}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("Graph refused"), "{mode}");
+        assert_eq!(
+            t.rt.block_on(delta_state(&dir.path().join("m"))),
+            before,
+            "{mode}"
+        );
+    }
+    let out = copy_m("overwrite", &["--on-forbidden", "skip"]);
+    assert_eq!(code(&out), 1, "{}", stderr_of(&out));
+    assert_eq!(t.rt.block_on(delta_state(&dir.path().join("m"))), before);
+    let out = copy_m("append", &["--on-forbidden", "skip"]);
+    assert_eq!(code(&out), 3, "{}", stderr_of(&out));
+    let readable = messages_without(&t, &sim.team_ids()[1]) - sim.messages(&team, &channel).len();
+    let after = t.rt.block_on(delta_state(&dir.path().join("m")));
+    assert_eq!(count_of(&after.1), all_messages + readable);
+    let meta = after.2.unwrap().to_string();
+    assert!(meta.contains(&channel), "{meta}");
+
+    // Teams whose details are refused: fail commits nothing; skip keeps every team's row.
+    let t_before = t.rt.block_on(delta_state(&dir.path().join("t")));
+    let copy_t = "COPY (SELECT id, display_name, summary FROM teams) TO 't' STORED AS DELTA \
+                  OPTIONS ('mode' 'overwrite', 'allow_partial' 'true')";
+    let out = run(copy_t, &[]);
+    assert_eq!(code(&out), 1, "{}", stderr_of(&out));
+    assert_eq!(t.rt.block_on(delta_state(&dir.path().join("t"))), t_before);
+    let out = run(copy_t, &["--on-forbidden", "skip"]);
+    assert_eq!(code(&out), 0, "{}", stderr_of(&out));
+    let t_after = t.rt.block_on(delta_state(&dir.path().join("t")));
+    assert_eq!(count_of(&t_after.1), teams);
+    assert_eq!(t_after.0, t_before.0.map(|v| v + 1));
+    let out = run(
+        "COPY (SELECT id, summary FROM teams) TO 't.parquet' STORED AS PARQUET",
+        &["--on-forbidden", "skip"],
+    );
+    assert_eq!(code(&out), 3, "{}", stderr_of(&out));
+    let n = t.rt.block_on(async {
+        let ctx = SessionContext::new();
+        let file = dir.path().join("t.parquet");
+        ctx.register_parquet("p", file.to_str().unwrap(), ParquetReadOptions::default())
+            .await
+            .unwrap();
+        count_of(&to_csv(
+            &ctx.sql("SELECT count(*) FROM p")
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap(),
+        ))
+    });
+    assert_eq!(n, teams);
+}
+
+#[test]
+fn a_profile_can_choose_skip() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let sim = t.sim();
+    sim.set_switches(Switches {
+        forbidden_team_ids: vec![sim.team_ids()[0].clone()],
+        ..Switches::default()
+    });
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "[profiles.lenient]\non_forbidden = \"skip\"\n").unwrap();
+    let sql = "SELECT count(*) FROM channels";
+    let out = t.run(dir.path(), &["-c", sql]);
+    assert_eq!(code(&out), 1, "{}", stderr_of(&out));
+    let cfg = cfg.to_str().unwrap();
+    let out = t.run(
+        dir.path(),
+        &["--config", cfg, "--profile", "lenient", "-c", sql],
+    );
+    assert_eq!(code(&out), 3, "{}", stderr_of(&out));
+    let out = t.run(
+        dir.path(),
+        &[
+            "--config",
+            cfg,
+            "--profile",
+            "lenient",
+            "--on-forbidden",
+            "fail",
+            "-c",
+            sql,
+        ],
+    );
+    assert_eq!(
+        code(&out),
+        1,
+        "the flag wins over the profile: {}",
+        stderr_of(&out)
+    );
+}

@@ -128,7 +128,11 @@ impl Shell {
             }
             options.concurrency = n;
         }
-        match args.on_forbidden.as_deref() {
+        let on_forbidden = args
+            .on_forbidden
+            .clone()
+            .or_else(|| p.and_then(|p| p.on_forbidden.clone()));
+        match on_forbidden.as_deref() {
             Some(v) => {
                 options.on_forbidden = v.parse::<OnForbidden>().map_err(|_| {
                     ShellError::Usage(format!(
