@@ -45,7 +45,8 @@ impl RunState {
     }
 
     pub(crate) fn skipped_child(&self, cause: &Cause, child: &str) {
-        tracing::warn!("left out {child}: {}", cause.label);
+        // Debug, not warn: the grouped report is the user-facing line, never one per child.
+        tracing::debug!("left out {child}: {}", cause.label);
         self.skipped.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut g) = self.skips.lock() {
             g.add(cause, child);
