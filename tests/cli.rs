@@ -350,6 +350,7 @@ fn skipped_children_are_warned_about_and_counted() {
         &[
             "--format",
             "csv",
+            "--allow-partial",
             "-c",
             "SELECT count(*) AS n FROM channels",
         ],

@@ -1,6 +1,7 @@
 //! Finding the parents to read when the query does not name them: every team of the tenant,
 //! then every channel of each team, as streams, so the first channel's messages are requested
 //! while later teams are still being listed. Pushed ids replace discovery (no request at all).
+//! Listing asks for display names too (same request), so a refusal can name what was refused.
 
 use std::sync::Arc;
 
@@ -9,25 +10,36 @@ use graph_client::GraphRequest;
 use serde_json::Value;
 
 use crate::error::TeamsError;
+use crate::refusal::{self, Named};
 use crate::scan::{RowStream, Scan, fail};
 
-pub(crate) type IdStream = BoxStream<'static, Result<String, TeamsError>>;
-pub(crate) type ChannelStream = BoxStream<'static, Result<(String, String), TeamsError>>;
+pub(crate) type TeamStream = BoxStream<'static, Result<Named, TeamsError>>;
+pub(crate) type ChannelStream = BoxStream<'static, Result<(Named, Named), TeamsError>>;
 
-fn ids_of(items: &[Value]) -> Vec<String> {
+/// Items of a listing as named parents (items without an id were already left out).
+fn named(items: &[Value]) -> Vec<Named> {
     items
         .iter()
-        .filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|i| {
+            Some(Named {
+                id: i.get("id").and_then(Value::as_str)?.to_string(),
+                name: i
+                    .get("displayName")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            })
+        })
         .collect()
 }
 
-/// Team ids: the pushed `team_id` values, or `GET /teams` page by page.
-pub(crate) fn team_ids(scan: &Arc<Scan>) -> IdStream {
+/// Teams: the pushed `team_id` values, or `GET /teams` page by page.
+pub(crate) fn team_ids(scan: &Arc<Scan>) -> TeamStream {
     if let Some(ids) = &scan.plan.pushdown.team_ids {
-        let ids: Vec<Result<String, TeamsError>> = ids.iter().cloned().map(Ok).collect();
+        let ids: Vec<Result<Named, TeamsError>> =
+            ids.iter().map(|id| Ok(Named::id(id.clone()))).collect();
         return stream::iter(ids).boxed();
     }
-    let mut req = GraphRequest::list_teams().select(&["id"]);
+    let mut req = GraphRequest::list_teams().select(&["id", "displayName"]);
     if let Some(top) = scan.plan.options.page_size {
         req = req.top(top);
     }
@@ -35,9 +47,9 @@ pub(crate) fn team_ids(scan: &Arc<Scan>) -> IdStream {
     scan.tenant_pages(req, "listing the tenant's teams (GET /teams)")
         .flat_map(move |page| match page {
             Ok(p) => {
-                let ids = ids_of(&p.items);
-                state.teams_found(ids.len());
-                stream::iter(ids.into_iter().map(Ok).collect::<Vec<_>>()).boxed()
+                let teams = named(&p.items);
+                state.teams_found(teams.len());
+                stream::iter(teams.into_iter().map(Ok).collect::<Vec<_>>()).boxed()
             }
             Err(e) => fail(e),
         })
@@ -48,7 +60,7 @@ pub(crate) fn team_ids(scan: &Arc<Scan>) -> IdStream {
 /// table whose only parent is the team (channels, members).
 pub(crate) fn per_team(
     scan: &Arc<Scan>,
-    team_rows: fn(&Arc<Scan>, String) -> RowStream,
+    team_rows: fn(&Arc<Scan>, Named) -> RowStream,
 ) -> RowStream {
     let s = Arc::clone(scan);
     team_ids(scan)
@@ -60,27 +72,28 @@ pub(crate) fn per_team(
         .boxed()
 }
 
-/// Channel ids of one team: the pushed `channel_id` values when the team was named too,
-/// otherwise `GET /teams/{id}/channels?$select=id` (restricted to pushed channel ids, if any).
-pub(crate) fn team_channels(scan: &Arc<Scan>, team_id: String) -> ChannelStream {
+/// Channels of one team: the pushed `channel_id` values when the team was named too,
+/// otherwise `GET /teams/{id}/channels?$select=id,displayName` (restricted to pushed channel
+/// ids, if any).
+pub(crate) fn team_channels(scan: &Arc<Scan>, team: Named) -> ChannelStream {
     let p = &scan.plan.pushdown;
     if let (Some(_), Some(channels)) = (&p.team_ids, &p.channel_ids) {
-        let pairs: Vec<Result<(String, String), TeamsError>> = channels
+        let pairs: Vec<Result<(Named, Named), TeamsError>> = channels
             .iter()
-            .map(|c| Ok((team_id.clone(), c.clone())))
+            .map(|c| Ok((team.clone(), Named::id(c.clone()))))
             .collect();
         return stream::iter(pairs).boxed();
     }
     let wanted = p.channel_ids.clone();
     let state = Arc::clone(&scan.state);
-    let req = GraphRequest::list_channels(&team_id).select(&["id"]);
-    scan.child_pages(req, format!("channels of team {team_id}"))
+    let req = GraphRequest::list_channels(&team.id).select(&["id", "displayName"]);
+    scan.child_pages(req, refusal::team(&team), false)
         .flat_map(move |page| match page {
             Ok(p) => {
-                let pairs: Vec<Result<(String, String), TeamsError>> = ids_of(&p.items)
+                let pairs: Vec<Result<(Named, Named), TeamsError>> = named(&p.items)
                     .into_iter()
-                    .filter(|c| wanted.as_ref().is_none_or(|w| w.contains(c)))
-                    .map(|c| Ok((team_id.clone(), c)))
+                    .filter(|c| wanted.as_ref().is_none_or(|w| w.contains(&c.id)))
+                    .map(|c| Ok((team.clone(), c)))
                     .collect();
                 state.channels_found(pairs.len());
                 stream::iter(pairs).boxed()

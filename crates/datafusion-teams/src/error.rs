@@ -30,8 +30,35 @@ pub enum TeamsError {
         source: ArrowError,
     },
 
-    /// A table option (from the config or `CREATE EXTERNAL TABLE ... OPTIONS`) is invalid.
-    #[error("invalid Teams table option '{key}': {message}")]
+    /// Graph refused one child (403) and `teams.on_forbidden` is `fail`.
+    #[error(
+        "Graph refused {child} while reading {table} ({cause}); fix: {fix}; Graph said: {detail}. To read the rest and leave out what Graph refuses, SET teams.on_forbidden = 'skip' (teams-sql: --on-forbidden skip; a STORED AS TEAMS table: OPTIONS ('on_forbidden' 'skip')); the statement is then reported as partial"
+    )]
+    Forbidden {
+        table: Table,
+        child: String,
+        cause: String,
+        fix: String,
+        detail: String,
+    },
+
+    /// Under `on_forbidden = 'skip'`, every child the statement needed was refused: an empty
+    /// result made of refusals only is not an answer.
+    #[error(
+        "nothing of {table} could be read: Graph refused all {count} {unit} the statement needed ({cause}), e.g. {examples}; fix: {fix}"
+    )]
+    AllRefused {
+        table: Table,
+        count: u64,
+        unit: &'static str,
+        cause: String,
+        examples: String,
+        fix: String,
+    },
+
+    /// A setting (`SET teams.*`, the connector configuration or `CREATE EXTERNAL TABLE ...
+    /// OPTIONS`) is invalid.
+    #[error("invalid Teams option '{key}': {message}")]
     Option { key: String, message: String },
 
     /// `CREATE EXTERNAL TABLE ... STORED AS TEAMS` named a table that does not exist.

@@ -30,7 +30,7 @@ use crate::decode::decode_rows;
 use crate::handle::RunState;
 use crate::metrics::ScanMetrics;
 use crate::plan::ScanPlan;
-use crate::scan::Scan;
+use crate::scan::{Scan, Tally};
 use crate::sources;
 
 #[derive(Debug)]
@@ -42,6 +42,8 @@ pub struct TeamsScanExec {
     partitions: Vec<Arc<ScanPlan>>,
     client: GraphClient,
     state: Arc<RunState>,
+    /// Children read and refused by this node's partitions together.
+    tally: Arc<Tally>,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
 }
@@ -65,8 +67,10 @@ impl TeamsScanExec {
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
+        let tally = Arc::new(Tally::new(partitions.len()));
         TeamsScanExec {
             plan: Arc::new(plan),
+            tally,
             partitions,
             client,
             state,
@@ -148,6 +152,7 @@ impl ExecutionPlan for TeamsScanExec {
             state: Arc::clone(&self.state),
             metrics: ScanMetrics::new(&self.metrics, partition, stats),
             permits: Arc::new(tokio::sync::Semaphore::new(1)),
+            tally: Arc::clone(&self.tally),
         };
         scan.permits = Arc::new(tokio::sync::Semaphore::new(scan.concurrency()));
         let scan = Arc::new(scan);
@@ -200,5 +205,9 @@ async fn produce(
     drop(rows);
     scan.metrics.sync();
     scan.metrics.baseline.done();
+    if remaining != Some(0) {
+        // Read to the end (not stopped by a LIMIT): was anything read at all?
+        scan.tally.partition_done(table)?;
+    }
     Ok(())
 }

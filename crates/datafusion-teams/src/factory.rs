@@ -79,15 +79,23 @@ impl TableProviderFactory for TeamsTableFactory {
                 "STORED AS TEAMS tables have a fixed schema; drop the column list (see DESCRIBE teams.{table})"
             )));
         }
+        // Checked now, so a bad option fails the CREATE rather than every later query; kept as
+        // written, so the session's `SET teams.*` still applies to what the table leaves open.
+        let mut own: Vec<(String, String)> = cmd
+            .options
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        own.sort();
         let mut options = self.defaults.clone();
-        let mut keys: Vec<_> = cmd.options.iter().collect();
-        keys.sort();
-        for (k, v) in keys {
+        for (k, v) in &own {
             options.set(k, v)?;
         }
+        options.check_for(table)?;
         Ok(Arc::new(TeamsTable::new(
             table,
-            options,
+            self.defaults.clone(),
+            own,
             self.client.clone(),
             Arc::clone(&self.state),
         )))

@@ -328,7 +328,12 @@ pub fn pushdown(table: Table, filters: &[Expr]) -> Pushdown {
     for e in filters {
         let Some(a) = analyse(table, e) else { continue };
         match a {
-            Analysed::Values(col, values) => {
+            Analysed::Values(col, mut values) => {
+                if col.exact() {
+                    // Graph ids are never empty, `.` or `..` (they could not be one URL path
+                    // segment): such a value matches no row, and must not fail the query.
+                    values.retain(|v| !matches!(v.as_str(), "" | "." | ".."));
+                }
                 let slot = match col {
                     KeyColumn::Id => &mut p.ids,
                     KeyColumn::TeamId => &mut p.team_ids,
@@ -367,6 +372,17 @@ mod tests {
             ScalarValue::TimestampNanosecond(Some(micros * 1000), Some("+00:00".into())),
             None,
         )
+    }
+
+    #[test]
+    fn impossible_ids_match_nothing() {
+        let p = pushdown(Table::Messages, &[col("team_id").eq(lit(".."))]);
+        assert!(p.is_contradiction());
+        let p = pushdown(
+            Table::Messages,
+            &[col("channel_id").in_list(vec![lit(""), lit("c"), lit(".")], false)],
+        );
+        assert_eq!(p.channel_ids, Some(ValueSet::from(["c".to_string()])));
     }
 
     #[test]

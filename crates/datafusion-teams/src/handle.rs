@@ -1,11 +1,13 @@
-//! State shared by every table of one `register` call: the notices the shell prints after a
-//! query, and what this run learned about the tenant (export API refused, delta unsupported), so
+//! State shared by every table of one `register` call: what the statements skipped and the
+//! notices the shell prints after each, and what this run learned about the tenant (export API refused, delta unsupported), so
 //! that a refusal costs one request per run rather than one per team or channel.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use graph_client::GraphClient;
+
+use crate::refusal::{Cause, Groups, SkipGroup};
 
 /// Whether a message source works for this tenant, as learned during the run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -19,6 +21,8 @@ pub(crate) enum Availability {
 #[derive(Debug, Default)]
 pub(crate) struct RunState {
     notices: Mutex<Vec<String>>,
+    /// Children left out since the last report, grouped by cause.
+    skips: Mutex<Groups>,
     skipped: AtomicU64,
     /// Parents found by listing (not named in the query): what a progress display shows while
     /// a tenant-wide scan is still finding its way.
@@ -33,16 +37,20 @@ impl RunState {
     pub(crate) fn notice(&self, text: String) {
         tracing::warn!("{text}");
         if let Ok(mut n) = self.notices.lock() {
-            // Bounded: a tenant where every channel refuses would otherwise grow this without end.
-            if n.len() < 1000 {
+            // Bounded and deduplicated: these are per-run facts (a source fallback), not per child.
+            if n.len() < 100 && !n.contains(&text) {
                 n.push(text);
             }
         }
     }
 
-    pub(crate) fn skipped_child(&self, text: String) {
+    pub(crate) fn skipped_child(&self, cause: &Cause, child: &str) {
+        // Debug, not warn: the grouped report is the user-facing line, never one per child.
+        tracing::debug!("left out {child}: {}", cause.label);
         self.skipped.fetch_add(1, Ordering::Relaxed);
-        self.notice(text);
+        if let Ok(mut g) = self.skips.lock() {
+            g.add(cause, child);
+        }
     }
 
     pub(crate) fn teams_found(&self, n: usize) {
@@ -62,6 +70,45 @@ pub struct Discovered {
     pub channels: u64,
 }
 
+/// What statements left out, and why (see [`TeamsHandle::take_report`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadReport {
+    /// Children left out, one group per cause.
+    pub skipped: Vec<SkipGroup>,
+    /// Other notices: source fallbacks and the like.
+    pub notices: Vec<String>,
+}
+
+impl ReadReport {
+    /// Some child was refused (403) and left out under `on_forbidden = 'skip'`: the result is
+    /// not the whole of what was asked for. (404s are not: those children no longer exist.)
+    pub fn is_partial(&self) -> bool {
+        self.skipped.iter().any(|g| g.refused)
+    }
+
+    /// Children refused and left out.
+    pub fn refused(&self) -> u64 {
+        self.skipped
+            .iter()
+            .filter(|g| g.refused)
+            .map(|g| g.count)
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.skipped.is_empty() && self.notices.is_empty()
+    }
+
+    /// One line per cause, then one per notice.
+    pub fn lines(&self) -> Vec<String> {
+        self.skipped
+            .iter()
+            .map(ToString::to_string)
+            .chain(self.notices.iter().cloned())
+            .collect()
+    }
+}
+
 /// Returned by [`crate::register`]: the client the tables use, and the run's notices.
 #[derive(Clone)]
 pub struct TeamsHandle {
@@ -74,13 +121,48 @@ impl TeamsHandle {
         &self.client
     }
 
-    /// Skipped children (403/404) and source fallbacks since the last call; the shell prints
-    /// them after each query.
-    pub fn take_notices(&self) -> Vec<String> {
-        match self.state.notices.lock() {
-            Ok(mut n) => std::mem::take(&mut *n),
-            Err(_) => Vec::new(),
+    /// What the statements since the last call left out, and other notices (source fallbacks),
+    /// then starts afresh: call it before a statement to reset and after it to learn whether its
+    /// read was partial. Concurrent statements on one handle share the report.
+    pub fn take_report(&self) -> ReadReport {
+        ReadReport {
+            skipped: self
+                .state
+                .skips
+                .lock()
+                .map(|mut g| g.take())
+                .unwrap_or_default(),
+            notices: self
+                .state
+                .notices
+                .lock()
+                .map(|mut n| std::mem::take(&mut *n))
+                .unwrap_or_default(),
         }
+    }
+
+    /// The report so far, without resetting it (a writer checks it before committing).
+    pub fn report(&self) -> ReadReport {
+        ReadReport {
+            skipped: self
+                .state
+                .skips
+                .lock()
+                .map(|g| g.snapshot())
+                .unwrap_or_default(),
+            notices: self
+                .state
+                .notices
+                .lock()
+                .map(|n| n.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// [`TeamsHandle::take_report`] as lines: one per cause of skipping (with a count and up
+    /// to three examples), then the other notices.
+    pub fn take_notices(&self) -> Vec<String> {
+        self.take_report().lines()
     }
 
     /// Children skipped since `register` (running total).

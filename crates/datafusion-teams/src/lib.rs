@@ -10,8 +10,15 @@
 //! a `LIMIT` stops paging, so a query spends the fewest Graph requests that give its answer.
 //! Without parent filters the scan discovers teams, then channels, then messages itself,
 //! streaming: memory stays bounded whatever the tenant size, and dropping the result stream stops
-//! all requests. A team or channel that answers 403 or 404 is skipped with a notice
-//! ([`TeamsHandle::take_notices`]) instead of failing the query.
+//! all requests.
+//!
+//! A team, channel or thread that Graph refuses (403) fails the statement, naming it and the
+//! permission or consent it lacks, unless the session says `SET teams.on_forbidden = 'skip'`:
+//! then it is left out, reported (grouped by cause, [`TeamsHandle::take_report`]) and the
+//! statement's read is partial ([`ReadReport::is_partial`]); a statement in which every child
+//! was refused still fails. A child that answers 404 after being listed (deleted meanwhile) is
+//! left out and reported. The settings live in the session as the config extension `teams`
+//! (`teams.on_forbidden`, `teams.message_source`, `teams.concurrency`, `teams.page_size`).
 //!
 //! Primary keys (also exposed as table constraints): `teams (id)`, `channels (team_id, id)`,
 //! `members (team_id, id)`, `messages (team_id, channel_id, id)` (message ids repeat across
@@ -70,6 +77,7 @@ mod metrics;
 mod options;
 mod plan;
 mod provider;
+mod refusal;
 mod scan;
 mod schema;
 mod sources;
@@ -77,15 +85,20 @@ mod sources;
 use std::sync::Arc;
 
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::datasource::source_as_provider;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
 pub use error::TeamsError;
 pub use exec::TeamsScanExec;
 pub use factory::{FACTORY_NAME, TeamsTableFactory};
-pub use handle::{Discovered, TeamsHandle};
-pub use options::{MessageSource, OPTION_KEYS, TeamsConfig, TeamsOptions};
+pub use handle::{Discovered, ReadReport, TeamsHandle};
+pub use options::{MessageSource, OPTION_KEYS, OnForbidden, TeamsConfig, TeamsOptions};
 pub use provider::TeamsTable;
+pub use refusal::SkipGroup;
 pub use schema::{TABLE_NAMES, Table, primary_key};
 
 /// The schema [`register`] adds.
@@ -107,6 +120,7 @@ pub async fn register(ctx: &SessionContext, config: TeamsConfig) -> Result<Teams
             Arc::new(TeamsTable::new(
                 table,
                 config.options.clone(),
+                Vec::new(),
                 config.client.clone(),
                 Arc::clone(&handle.state),
             )),
@@ -119,10 +133,44 @@ pub async fn register(ctx: &SessionContext, config: TeamsConfig) -> Result<Teams
         ))
     })?;
     catalog.register_schema(SCHEMA_NAME, schema)?;
-    let factory = TeamsTableFactory::new(config.options, config.client, Arc::clone(&handle.state));
-    ctx.state_ref()
-        .write()
+    let factory = TeamsTableFactory::new(
+        config.options.clone(),
+        config.client,
+        Arc::clone(&handle.state),
+    );
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    state
         .table_factories_mut()
         .insert(FACTORY_NAME.to_string(), Arc::new(factory));
+    // The options become the session's `teams` settings: `SET teams.on_forbidden = 'skip'`
+    // changes them for the statements that follow, and `SHOW ALL` lists them.
+    state
+        .config_mut()
+        .options_mut()
+        .extensions
+        .insert(config.options);
     Ok(handle)
+}
+
+/// Whether running `plan` in a session with `config` may leave out children Graph refuses
+/// (it scans a Teams table whose `on_forbidden` is `skip`). A writer that must know whether a
+/// read was partial before it commits (see [`ReadReport::is_partial`]) reads such a plan to
+/// the end first.
+pub fn may_skip(plan: &LogicalPlan, config: &ConfigOptions) -> bool {
+    let mut found = false;
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node
+            && let Ok(provider) = source_as_provider(&scan.source)
+            && let Some(table) = provider.downcast_ref::<TeamsTable>()
+            && table
+                .options(config)
+                .is_ok_and(|o| o.on_forbidden == OnForbidden::Skip)
+        {
+            found = true;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
 }

@@ -1,7 +1,11 @@
 //! Connector configuration: the Graph client plus per-table knobs.
 
+use std::any::Any;
 use std::fmt;
 use std::str::FromStr;
+
+use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
+use datafusion::error::DataFusionError;
 
 use graph_client::GraphClient;
 
@@ -50,19 +54,59 @@ impl fmt::Display for MessageSource {
     }
 }
 
-/// Per-table options. `register` applies one set to all five tables; `CREATE EXTERNAL TABLE
-/// ... OPTIONS (...)` gives a table its own.
+/// What a scan does when Graph answers 403 for one team, channel or message collection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnForbidden {
+    /// Fail the statement, naming the child and the permission or consent it lacks. The
+    /// default: an unattended export must not pass a partial read off as the whole.
+    #[default]
+    Fail,
+    /// Leave the child out, report it (grouped by cause) and mark the statement partial. Still
+    /// fails when every child the statement needed was refused.
+    Skip,
+}
+
+impl FromStr for OnForbidden {
+    type Err = TeamsError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fail" => Ok(OnForbidden::Fail),
+            "skip" => Ok(OnForbidden::Skip),
+            other => Err(TeamsError::option(
+                "on_forbidden",
+                format!("'{other}' is not one of fail, skip"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for OnForbidden {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OnForbidden::Fail => "fail",
+            OnForbidden::Skip => "skip",
+        })
+    }
+}
+
+/// The connector's settings. `register` installs them in the session as the DataFusion config
+/// extension `teams` (so `SET teams.on_forbidden = 'skip'` and `SHOW ALL` work); every scan
+/// reads them from its session when it is planned. `CREATE EXTERNAL TABLE ... STORED AS TEAMS
+/// OPTIONS (...)` overrides them for one table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TeamsOptions {
     /// `$top` for list requests; `None` asks each endpoint for its documented maximum
-    /// (50 for messages, 999 for members), which spends the fewest requests. Clamped to the
-    /// endpoint's maximum.
+    /// (50 for messages, 999 for members), which spends the fewest requests. Above an endpoint's
+    /// maximum it is clamped, except on the message tables, where Graph's limit of 50 is
+    /// documented and a larger value is an error.
     pub page_size: Option<u32>,
     pub message_source: MessageSource,
     /// How many teams are read at the same time (each with up to four channels at once, the
     /// per-team request rate Microsoft allows). A pushed LIMIT of one page or less reads one
     /// parent at a time.
     pub concurrency: usize,
+    /// What a 403 on a team, channel or message collection does to the statement.
+    pub on_forbidden: OnForbidden,
 }
 
 impl Default for TeamsOptions {
@@ -71,42 +115,60 @@ impl Default for TeamsOptions {
             page_size: None,
             message_source: MessageSource::Auto,
             concurrency: 8,
+            on_forbidden: OnForbidden::Fail,
         }
     }
 }
 
-/// Option keys accepted in SQL.
-pub const OPTION_KEYS: [&str; 3] = ["page_size", "message_source", "concurrency"];
+/// Option keys accepted in SQL (`SET teams.KEY`, `CREATE EXTERNAL TABLE ... OPTIONS`).
+pub const OPTION_KEYS: [&str; 4] = ["on_forbidden", "message_source", "concurrency", "page_size"];
+
+/// Largest `$top` any Teams list endpoint documents (members, teams).
+pub const MAX_PAGE_SIZE: u32 = 999;
+/// Most teams read at once; more only queues requests behind Microsoft's per-app limits.
+pub const MAX_CONCURRENCY: usize = 64;
 
 impl TeamsOptions {
-    /// Applies one `key = value` option (as written in `CREATE EXTERNAL TABLE ... OPTIONS`).
+    /// Applies one `key = value` option (as written in `CREATE EXTERNAL TABLE ... OPTIONS` or
+    /// `SET teams.key = value`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), TeamsError> {
         // DataFusion may prefix options with their namespace; the last segment is ours.
         let key = key.rsplit('.').next().unwrap_or(key).to_ascii_lowercase();
         match key.as_str() {
             "page_size" => {
-                let n: u32 = value.trim().parse().map_err(|_| {
-                    TeamsError::option("page_size", format!("'{value}' is not a positive integer"))
-                })?;
-                if n == 0 {
-                    return Err(TeamsError::option("page_size", "must be at least 1"));
+                let v = value.trim();
+                if v.is_empty() || v.eq_ignore_ascii_case("auto") {
+                    self.page_size = None;
+                    return Ok(());
                 }
+                let n = v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_PAGE_SIZE).contains(n));
+                let Some(n) = n else {
+                    return Err(TeamsError::option(
+                        "page_size",
+                        format!(
+                            "'{value}' is not allowed: use 'auto' (each endpoint's maximum) or 1-{MAX_PAGE_SIZE} (at most 50 for messages and message_replies)"
+                        ),
+                    ));
+                };
                 self.page_size = Some(n);
             }
             "message_source" => self.message_source = value.parse()?,
+            "on_forbidden" => self.on_forbidden = value.parse()?,
             "concurrency" => {
-                let n: usize = value.trim().parse().map_err(|_| {
-                    TeamsError::option(
-                        "concurrency",
-                        format!("'{value}' is not a positive integer"),
-                    )
-                })?;
-                if n == 0 || n > 64 {
+                let n = value
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_CONCURRENCY).contains(n));
+                let Some(n) = n else {
                     return Err(TeamsError::option(
                         "concurrency",
-                        "must be between 1 and 64",
+                        format!("'{value}' is not allowed: use 1-{MAX_CONCURRENCY}"),
                     ));
-                }
+                };
                 self.concurrency = n;
             }
             k if k.contains("secret")
@@ -129,6 +191,91 @@ impl TeamsOptions {
         }
         Ok(())
     }
+
+    /// Whether these options fit `table`: Graph refuses `$top` above 50 on the message
+    /// endpoints, and silently reading 50 when 51 was asked for would hide a typo.
+    pub fn check_for(&self, table: crate::schema::Table) -> Result<(), TeamsError> {
+        let max = crate::plan::MESSAGES_MAX_TOP;
+        match self.page_size {
+            Some(n) if table.is_message_table() && n > max => Err(TeamsError::option(
+                "page_size",
+                format!(
+                    "{n} is above the {max} rows per page Graph allows for {table}: use 1-{max} or 'auto'"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn entries(&self) -> [(&'static str, Option<String>, &'static str); 4] {
+        [
+            (
+                "on_forbidden",
+                Some(self.on_forbidden.to_string()),
+                "What a 403 on a team, channel or message collection does: 'fail' the statement (default) or 'skip' the child, report it and mark the statement partial",
+            ),
+            (
+                "message_source",
+                Some(self.message_source.to_string()),
+                "Where message rows come from: auto, channel, export, delta",
+            ),
+            (
+                "concurrency",
+                Some(self.concurrency.to_string()),
+                "Teams read at the same time (1-64)",
+            ),
+            (
+                "page_size",
+                self.page_size.map(|n| n.to_string()),
+                "$top of list requests: NULL/'auto' for each endpoint's maximum, else 1-999 (at most 50 for messages)",
+            ),
+        ]
+    }
+}
+
+impl ExtensionOptions for TeamsOptions {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn cloned(&self) -> Box<dyn ExtensionOptions> {
+        Box::new(self.clone())
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> datafusion::error::Result<()> {
+        // `SET teams.key` arrives here without the prefix; a nested key is no key of ours.
+        if key.contains('.') {
+            return Err(DataFusionError::Configuration(
+                TeamsError::option(
+                    key,
+                    format!("unknown option; expected one of {}", OPTION_KEYS.join(", ")),
+                )
+                .to_string(),
+            ));
+        }
+        TeamsOptions::set(self, key, value)
+            .map_err(|e| DataFusionError::Configuration(e.to_string()))
+    }
+
+    fn entries(&self) -> Vec<ConfigEntry> {
+        // Listed under their full names so `SHOW ALL` and `SHOW teams.on_forbidden` find them.
+        TeamsOptions::entries(self)
+            .into_iter()
+            .map(|(key, value, description)| ConfigEntry {
+                key: format!("{}.{key}", Self::PREFIX),
+                value,
+                description,
+            })
+            .collect()
+    }
+}
+
+impl ConfigExtension for TeamsOptions {
+    const PREFIX: &'static str = "teams";
 }
 
 /// What `register` needs: an authenticated Graph client and the default table options.
@@ -181,5 +328,25 @@ mod tests {
         assert!(err.contains("never accepted"), "{err}");
         assert!(!err.contains(": x"), "{err}");
         assert!(o.set("colour", "blue").is_err());
+        o.set("on_forbidden", "SKIP").unwrap();
+        assert_eq!(o.on_forbidden, OnForbidden::Skip);
+        let err = o.set("on_forbidden", "maybe").unwrap_err().to_string();
+        assert!(err.contains("fail, skip"), "{err}");
+        assert!(
+            o.set("concurrency", "0")
+                .unwrap_err()
+                .to_string()
+                .contains("1-64")
+        );
+        assert!(o.set("page_size", "1000").is_err());
+        o.set("page_size", "51").unwrap();
+        let err = o
+            .check_for(crate::schema::Table::Messages)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1-50"), "{err}");
+        assert!(o.check_for(crate::schema::Table::Members).is_ok());
+        o.set("page_size", "auto").unwrap();
+        assert_eq!(o.page_size, None);
     }
 }

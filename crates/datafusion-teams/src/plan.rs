@@ -114,6 +114,20 @@ impl ScanPlan {
         cols.into_iter().collect()
     }
 
+    /// `$select` of `GET /teams` when the details come from `GET /teams/{id}`: the projected
+    /// columns the listing has (kept for a team whose details are refused), and the display
+    /// name that names a refused team.
+    pub fn team_list_select(&self) -> Vec<String> {
+        let listed: Vec<String> = TEAM_LIST_COLUMNS.iter().map(|c| graph_name(c)).collect();
+        let mut cols: BTreeSet<String> = self
+            .select_list()
+            .into_iter()
+            .filter(|c| listed.contains(c))
+            .collect();
+        cols.insert("displayName".to_string());
+        cols.into_iter().collect()
+    }
+
     /// `$top` for an endpoint whose documented maximum is `max` (None: send no `$top`).
     pub fn top(&self, max: Option<u32>, limit_applies: bool) -> Option<u32> {
         let mut top = match (self.options.page_size, max) {
@@ -141,13 +155,16 @@ impl ScanPlan {
     fn requests(&self) -> Vec<String> {
         let p = &self.pushdown;
         let mut out = Vec::new();
-        let teams_discovery = || "GET /teams?$select=id (discover teams)".to_string();
+        let teams_discovery = || "GET /teams?$select=id,displayName (discover teams)".to_string();
         let select = self.select_list().join(",");
         match self.table {
             Table::Teams => match &p.ids {
                 Some(_) => out.push(format!("GET /teams/{{id}}?$select={select} per id")),
                 None if self.team_detail => {
-                    out.push(teams_discovery());
+                    out.push(format!(
+                        "GET /teams?$select={}",
+                        self.team_list_select().join(",")
+                    ));
                     out.push(format!("GET /teams/{{id}}?$select={select} per team (projected columns need the full team)"));
                 }
                 None => out.push(format!("GET /teams?$select={select}")),
@@ -198,7 +215,10 @@ impl ScanPlan {
                 if self.source != MessageSource::Export
                     && !(p.channel_ids.is_some() && p.team_ids.is_some())
                 {
-                    out.push("GET /teams/{team}/channels?$select=id (discover channels)".into());
+                    out.push(
+                        "GET /teams/{team}/channels?$select=id,displayName (discover channels)"
+                            .into(),
+                    );
                 }
                 match self.source {
                     _ if message_by_id => out.push(

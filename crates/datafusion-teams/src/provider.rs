@@ -5,12 +5,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::{Constraint, Constraints};
 use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use graph_client::GraphClient;
 
+use crate::error::TeamsError;
 use crate::exec::TeamsScanExec;
 use crate::filters;
 use crate::handle::RunState;
@@ -22,7 +24,10 @@ pub struct TeamsTable {
     table: Table,
     schema: SchemaRef,
     constraints: Constraints,
-    options: TeamsOptions,
+    /// Used when the session has no `teams` settings (a provider moved to another session).
+    defaults: TeamsOptions,
+    /// `CREATE EXTERNAL TABLE ... OPTIONS`, already validated: they override the session's.
+    own: Vec<(String, String)>,
     client: GraphClient,
     state: Arc<RunState>,
 }
@@ -31,7 +36,8 @@ impl std::fmt::Debug for TeamsTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TeamsTable")
             .field("table", &self.table)
-            .field("options", &self.options)
+            .field("defaults", &self.defaults)
+            .field("own", &self.own)
             .finish_non_exhaustive()
     }
 }
@@ -39,7 +45,8 @@ impl std::fmt::Debug for TeamsTable {
 impl TeamsTable {
     pub(crate) fn new(
         table: Table,
-        options: TeamsOptions,
+        defaults: TeamsOptions,
+        own: Vec<(String, String)>,
         client: GraphClient,
         state: Arc<RunState>,
     ) -> Self {
@@ -53,7 +60,8 @@ impl TeamsTable {
             table,
             schema,
             constraints: Constraints::new_unverified(vec![Constraint::PrimaryKey(key)]),
-            options,
+            defaults,
+            own,
             client,
             state,
         }
@@ -63,8 +71,19 @@ impl TeamsTable {
         self.table
     }
 
-    pub fn options(&self) -> &TeamsOptions {
-        &self.options
+    /// The options a scan in `session` runs with: the session's `teams` settings (`SET
+    /// teams.*`), else the defaults given to `register`, then this table's own options.
+    pub fn options(&self, session: &ConfigOptions) -> Result<TeamsOptions, TeamsError> {
+        let mut options = session
+            .extensions
+            .get::<TeamsOptions>()
+            .cloned()
+            .unwrap_or_else(|| self.defaults.clone());
+        for (k, v) in &self.own {
+            options.set(k, v)?;
+        }
+        options.check_for(self.table)?;
+        Ok(options)
     }
 }
 
@@ -105,7 +124,8 @@ impl TableProvider for TeamsTable {
             None => Arc::clone(&self.schema),
         };
         let pushdown = filters::pushdown(self.table, filters);
-        let plan = ScanPlan::new(self.table, schema, pushdown, self.options.clone(), limit);
+        let options = self.options(state.config_options())?;
+        let plan = ScanPlan::new(self.table, schema, pushdown, options, limit);
         Ok(Arc::new(TeamsScanExec::new(
             plan,
             self.client.clone(),

@@ -6,6 +6,8 @@
 //! lazy: nothing is requested before it is polled and nothing after it is dropped.
 
 use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use chrono::DateTime;
 use futures::stream::{self, BoxStream, StreamExt};
@@ -15,7 +17,9 @@ use serde_json::Value;
 use crate::error::TeamsError;
 use crate::handle::RunState;
 use crate::metrics::ScanMetrics;
+use crate::options::OnForbidden;
 use crate::plan::ScanPlan;
+use crate::refusal::{self, Cause, Groups};
 
 /// Normalised rows of one page.
 pub(crate) type Rows = Vec<Value>;
@@ -29,13 +33,74 @@ pub(crate) struct Scan {
     pub metrics: ScanMetrics,
     /// Children read at once across the whole scan (see [`Scan::with_permit`]).
     pub permits: Arc<tokio::sync::Semaphore>,
+    /// Children read and refused, across every partition of the scan node.
+    pub tally: Arc<Tally>,
 }
 
 /// What a failed request means for the query.
 pub(crate) enum Failure {
-    /// 403 / 404 on a child: skip it (already noted).
+    /// A child left out under the policy (already recorded).
     Skipped,
     Fatal(TeamsError),
+}
+
+/// Children whose rows were read and children refused, over all partitions of one scan node:
+/// under `skip`, a scan that read no child and was refused some fails (an empty answer made of
+/// refusals is not an answer). Only requests that produce the table's rows count as read, so a
+/// messages scan whose channel listings all worked but whose messages were all refused fails.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    read: AtomicU64,
+    refused: AtomicU64,
+    groups: Mutex<Groups>,
+    partitions_left: AtomicUsize,
+}
+
+impl Tally {
+    pub fn new(partitions: usize) -> Self {
+        Tally {
+            partitions_left: AtomicUsize::new(partitions),
+            ..Tally::default()
+        }
+    }
+
+    fn refuse(&self, cause: &Cause, child: &str) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut g) = self.groups.lock() {
+            g.add(cause, child);
+        }
+    }
+
+    /// Called when a partition has read everything; the last one checks the whole scan.
+    pub fn partition_done(&self, table: crate::schema::Table) -> Result<(), TeamsError> {
+        if self.partitions_left.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return Ok(());
+        }
+        if self.read.load(Ordering::Acquire) > 0 || self.refused.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
+        let groups = match self.groups.lock() {
+            Ok(g) => g.clone(),
+            Err(_) => return Ok(()),
+        };
+        let Some(g) = groups.largest_refusal() else {
+            return Ok(());
+        };
+        let unit = match g.examples.first().map(String::as_str) {
+            Some(e) if e.starts_with("channel") => "channels",
+            Some(e) if e.starts_with("team") => "teams",
+            Some(e) if e.starts_with("message") => "threads",
+            _ => "children",
+        };
+        Err(TeamsError::AllRefused {
+            table,
+            count: self.refused.load(Ordering::Acquire),
+            unit,
+            cause: g.cause.clone(),
+            examples: g.examples.join("; "),
+            fix: g.fix.clone().unwrap_or_default(),
+        })
+    }
 }
 
 impl Scan {
@@ -69,39 +134,80 @@ impl Scan {
         .boxed()
     }
 
-    /// Records a skipped child (403/404): counted in metrics and in the run's notices.
-    pub fn skip(&self, what: &str, e: &GraphError) {
-        self.metrics.children_skipped.add(1);
-        self.state.skipped_child(format!(
-            "skipped {what} while reading {}: {e}",
-            self.plan.table
-        ));
-    }
-
-    /// A 403 or 404 on one child is skipped; anything else fails the query.
-    pub fn classify(&self, what: &str, doing: &str, e: GraphError) -> Failure {
-        if e.is_forbidden() || e.is_not_found() {
-            self.skip(what, &e);
-            Failure::Skipped
-        } else {
-            Failure::Fatal(TeamsError::graph(self.plan.table, doing, e))
+    /// Applies the policy to a failed request for `child` (a team, channel or thread, as
+    /// described by [`refusal`]): a 404 is left out and reported; a 403 fails the statement
+    /// under `on_forbidden = 'fail'` and is left out, reported and makes the read partial under
+    /// `skip`; anything else fails the statement.
+    pub fn classify(&self, child: &str, e: GraphError) -> Failure {
+        let Some(cause) = refusal::cause_of(&e) else {
+            return Failure::Fatal(TeamsError::graph(
+                self.plan.table,
+                format!("reading {child}"),
+                e,
+            ));
+        };
+        if cause.refused && self.plan.options.on_forbidden == OnForbidden::Fail {
+            let detail = match &e {
+                GraphError::Forbidden { detail, .. } => detail.clone(),
+                other => other.to_string(),
+            };
+            return Failure::Fatal(TeamsError::Forbidden {
+                table: self.plan.table,
+                child: child.to_string(),
+                cause: cause.label,
+                fix: cause.fix.unwrap_or_default(),
+                detail,
+            });
         }
+        self.metrics.children_skipped.add(1);
+        self.state.skipped_child(&cause, child);
+        if cause.refused {
+            self.tally.refuse(&cause, child);
+        }
+        Failure::Skipped
     }
 
-    fn count_page(&self, _page: &Page) {
+    /// A request producing rows of the table succeeded (see [`Tally`]).
+    pub fn read_one(&self) {
+        self.tally.read.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a page and drops items without an `id`: a row must never carry a NULL key.
+    fn count_page(&self, page: &mut Page, class: EndpointClass) {
         self.metrics.pages.add(1);
         self.metrics.sync();
+        page.items.retain(|item| self.has_id(item, class));
+    }
+
+    /// Whether an item has a usable id; one without is recorded (grouped) and left out.
+    pub fn has_id(&self, item: &Value, class: EndpointClass) -> bool {
+        let ok = item
+            .get("id")
+            .and_then(Value::as_str)
+            .is_some_and(|id| !id.is_empty());
+        if !ok {
+            let example = item
+                .get("displayName")
+                .and_then(Value::as_str)
+                .map(|n| format!("item '{n}'"))
+                .unwrap_or_else(|| "an item".to_string());
+            self.metrics.children_skipped.add(1);
+            self.state
+                .skipped_child(&refusal::missing_id(class.describe()), &example);
+        }
+        ok
     }
 
     /// Pages of a tenant-level list: any error, 403 included, fails the query (the error names
     /// the permission to grant).
     pub fn tenant_pages(self: &Arc<Self>, req: GraphRequest, doing: &'static str) -> PageStream {
         let scan = Arc::clone(self);
+        let class = req.class();
         self.client
             .pages(req)
             .map(move |r| match r {
-                Ok(page) => {
-                    scan.count_page(&page);
+                Ok(mut page) => {
+                    scan.count_page(&mut page, class);
                     Ok(page)
                 }
                 Err(e) => Err(TeamsError::graph(scan.plan.table, doing, e)),
@@ -109,19 +215,30 @@ impl Scan {
             .boxed()
     }
 
-    /// Pages of a child collection (a team's channels, a channel's messages...): a 403 or 404
-    /// ends it with a notice, other errors fail the query.
-    pub fn child_pages(self: &Arc<Self>, req: GraphRequest, what: String) -> PageStream {
+    /// Pages of a child collection (a team's channels, a channel's messages...), under the
+    /// policy of [`Scan::classify`]. `rows` says whether its items are rows of the table (as
+    /// opposed to parents found on the way), which is what counts as a child read.
+    pub fn child_pages(
+        self: &Arc<Self>,
+        req: GraphRequest,
+        child: String,
+        rows: bool,
+    ) -> PageStream {
         let scan = Arc::clone(self);
+        let class = req.class();
+        let mut first = true;
         self.client
             .pages(req)
             .filter_map(move |r| {
                 let out = match r {
-                    Ok(page) => {
-                        scan.count_page(&page);
+                    Ok(mut page) => {
+                        if std::mem::take(&mut first) && rows {
+                            scan.read_one();
+                        }
+                        scan.count_page(&mut page, class);
                         Some(Ok(page))
                     }
-                    Err(e) => match scan.classify(&what, &format!("reading {what}"), e) {
+                    Err(e) => match scan.classify(&child, e) {
                         Failure::Skipped => None,
                         Failure::Fatal(e) => Some(Err(e)),
                     },
@@ -131,53 +248,56 @@ impl Scan {
             .boxed()
     }
 
-    /// One GET of a single object; `Ok(None)` when skipped (403/404).
+    /// One GET of a single object that is a row of the table; `Ok(None)` when left out.
     pub async fn get_one(
         &self,
         req: GraphRequest,
-        what: &str,
+        child: &str,
     ) -> Result<Option<Value>, TeamsError> {
+        let class = req.class();
         match self.client.get_page(&req).await {
-            Ok(page) => {
-                self.count_page(&page);
+            Ok(mut page) => {
+                self.read_one();
+                self.count_page(&mut page, class);
                 Ok(page.items.into_iter().next())
             }
-            Err(e) => match self.classify(what, &format!("reading {what}"), e) {
+            Err(e) => match self.classify(child, e) {
                 Failure::Skipped => Ok(None),
                 Failure::Fatal(e) => Err(e),
             },
         }
     }
 
-    /// Counts a page fetched outside the helpers above (first page of a probed source).
-    pub fn counted(&self, page: Page) -> Page {
-        self.count_page(&page);
+    /// Counts the first page of a probed source (fetched by hand), a read of its child.
+    pub fn counted(&self, mut page: Page, class: EndpointClass) -> Page {
+        self.read_one();
+        self.count_page(&mut page, class);
         page
     }
 
     /// Pages reached from a link Graph returned (`replies@odata.nextLink`, or the nextLink of a
-    /// first page fetched by hand), followed to the end. Children rules apply.
+    /// first page fetched by hand), followed to the end, under the same policy.
     pub fn follow_pages(
         self: &Arc<Self>,
         class: EndpointClass,
         scope: Scope,
         link: Option<String>,
-        what: String,
+        child: String,
     ) -> PageStream {
         let scan = Arc::clone(self);
         stream::unfold(link, move |link| {
             let scan = Arc::clone(&scan);
             let scope = scope.clone();
-            let what = what.clone();
+            let child = child.clone();
             async move {
                 let link = link?;
                 match scan.client.follow(class, scope, &link).await {
-                    Ok(page) => {
-                        scan.count_page(&page);
+                    Ok(mut page) => {
+                        scan.count_page(&mut page, class);
                         let next = page.next_link.clone();
                         Some((Ok(page), next))
                     }
-                    Err(e) => match scan.classify(&what, &format!("reading {what}"), e) {
+                    Err(e) => match scan.classify(&child, e) {
                         Failure::Skipped => None,
                         Failure::Fatal(e) => Some((Err(e), None)),
                     },

@@ -12,6 +12,16 @@ const AFTER_HELP: &str = "\
 Credentials come from AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or a --profile);
 flags override them. The secret is only ever read from an environment variable.
 
+Exit codes:
+  0  every statement succeeded and read everything it asked for
+  1  a statement failed (Graph refused a team or channel under --on-forbidden fail, an error
+     after retries, bad SQL...); scripts stop there
+  2  bad usage, configuration or missing credentials
+  3  every statement succeeded, but at least one read was partial: under --on-forbidden skip,
+     Graph refused some teams or channels and they were left out (listed on stderr);
+     --allow-partial turns this into 0
+  130 cancelled (Ctrl-C)
+
 Examples:
   teams-sql --demo -c \"SELECT display_name, visibility FROM teams\"
   teams-sql --demo -f sql/explore.sql
@@ -81,6 +91,16 @@ pub struct Args {
     /// Maximum concurrent Graph requests per query
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+
+    /// What a 403 on a team, channel or message collection does: `fail` the statement (default)
+    /// or `skip` it, report it on stderr and exit 3 at the end (same as SET teams.on_forbidden)
+    #[arg(long, value_name = "fail|skip")]
+    pub on_forbidden: Option<String>,
+
+    /// Accept partial reads: skip what Graph refuses (implies --on-forbidden skip unless given)
+    /// and exit 0 rather than 3 when something was left out
+    #[arg(long)]
+    pub allow_partial: bool,
 
     /// Most rows a `table` result shows (0 = all); csv/json/ndjson are never cut
     #[arg(long, value_name = "N", default_value_t = crate::exec::DEFAULT_MAX_ROWS)]

@@ -24,8 +24,10 @@ use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::logical_expr::dml::CopyTo;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, Operator, binary_expr, lit};
 use datafusion::prelude::{DataFrame, SessionContext};
+use datafusion_teams::TeamsHandle;
 use deltalake::DeltaTable;
 use deltalake::kernel::engine::arrow_conversion::TryIntoArrow;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode;
 use futures::StreamExt;
 use object_store::path::Path;
@@ -34,6 +36,7 @@ use crate::destinations;
 use crate::destinations::staging::{Staging, Target};
 use crate::error::{Result, ShellError};
 use crate::session::TEAMS_SCHEMA;
+use crate::spool;
 
 /// Registered under the extension `delta` so that `STORED AS DELTA` plans; never executes.
 #[derive(Debug)]
@@ -93,6 +96,8 @@ pub struct DeltaOptions {
     pub mode: Mode,
     pub merge_keys: Option<Vec<String>>,
     pub partition_by: Vec<String>,
+    /// `overwrite` may replace the table with a partial read (children Graph refused left out).
+    pub allow_partial: bool,
 }
 
 fn split_list(v: &str) -> Vec<String> {
@@ -107,6 +112,7 @@ impl DeltaOptions {
     pub fn parse(copy_options: &HashMap<String, String>, partition_by: &[String]) -> Result<Self> {
         let mut mode = Mode::Append;
         let mut merge_keys = None;
+        let mut allow_partial = false;
         let mut parts: Vec<String> = partition_by.to_vec();
         for (key, value) in copy_options {
             let k = key.strip_prefix("format.").unwrap_or(key);
@@ -124,6 +130,17 @@ impl DeltaOptions {
                     }
                 }
                 "merge_keys" => merge_keys = Some(split_list(value)),
+                "allow_partial" => {
+                    allow_partial = match value.trim().to_ascii_lowercase().as_str() {
+                        "true" => true,
+                        "false" => false,
+                        other => {
+                            return Err(ShellError::DeltaCopy(format!(
+                                "'allow_partial' is 'true' or 'false', not '{other}'"
+                            )));
+                        }
+                    }
+                }
                 "partition_by" => {
                     for p in split_list(value) {
                         if !parts.contains(&p) {
@@ -133,7 +150,7 @@ impl DeltaOptions {
                 }
                 other => {
                     return Err(ShellError::DeltaCopy(format!(
-                        "unknown option '{other}': Delta accepts 'mode', 'merge_keys' and 'partition_by'"
+                        "unknown option '{other}': Delta accepts 'mode', 'merge_keys', 'partition_by' and 'allow_partial'"
                     )));
                 }
             }
@@ -143,6 +160,12 @@ impl DeltaOptions {
                 "'merge_keys' only applies to 'mode' 'merge'".to_string(),
             ));
         }
+        if allow_partial && mode != Mode::Overwrite {
+            return Err(ShellError::DeltaCopy(
+                "'allow_partial' only applies to 'mode' 'overwrite': append and merge always commit what was read and never remove rows of what was not"
+                    .to_string(),
+            ));
+        }
         if matches!(&merge_keys, Some(k) if k.is_empty()) {
             return Err(ShellError::DeltaCopy("'merge_keys' is empty".to_string()));
         }
@@ -150,6 +173,7 @@ impl DeltaOptions {
             mode,
             merge_keys,
             partition_by: parts,
+            allow_partial,
         })
     }
 }
@@ -198,12 +222,35 @@ impl DeltaReport {
     }
 }
 
+/// Whether the COPY accepts a partial read (`'allow_partial' 'true'` on a Delta overwrite);
+/// the option anywhere else is an error.
+pub fn accepts_partial(copy: &CopyTo) -> Result<bool> {
+    if is_delta(copy) {
+        return Ok(DeltaOptions::parse(&copy.options, &copy.partition_by)?.allow_partial);
+    }
+    let named = copy
+        .options
+        .keys()
+        .any(|k| k.strip_prefix("format.").unwrap_or(k) == "allow_partial");
+    if named {
+        return Err(ShellError::Destination(
+            "'allow_partial' only applies to COPY ... STORED AS DELTA OPTIONS ('mode' 'overwrite', 'allow_partial' 'true')"
+                .to_string(),
+        ));
+    }
+    Ok(false)
+}
+
 /// Runs a planned `COPY ... STORED AS DELTA`.
 ///
 /// Everything that can be refused is checked before the destination is touched; a new table
 /// is written into a staging directory beside the destination and moved into place once
 /// committed, so a failure (or a kill) never leaves data files without a `_delta_log`.
-pub async fn copy_to_delta(ctx: &SessionContext, copy: &CopyTo) -> Result<DeltaReport> {
+pub async fn copy_to_delta(
+    ctx: &SessionContext,
+    copy: &CopyTo,
+    teams: Option<&TeamsHandle>,
+) -> Result<DeltaReport> {
     let started = Instant::now();
     let options = DeltaOptions::parse(&copy.options, &copy.partition_by)?;
     destinations::register_for_copy(ctx, &copy.output_url)?;
@@ -218,12 +265,12 @@ pub async fn copy_to_delta(ctx: &SessionContext, copy: &CopyTo) -> Result<DeltaR
 
     let report = match prepare_destination(ctx, &copy.output_url, options.mode).await? {
         Destination::Table(table) => {
-            write_table(ctx, table, input, &options, keys.as_deref(), true).await?
+            write_table(ctx, table, input, &options, keys.as_deref(), true, teams).await?
         }
         Destination::Staged(staging) => {
             let url = deltalake::ensure_table_uri(staging.staged_url(true))?;
             let table = DeltaTable::try_from_url(url).await?;
-            match write_table(ctx, table, input, &options, keys.as_deref(), false).await {
+            match write_table(ctx, table, input, &options, keys.as_deref(), false, teams).await {
                 Ok(report) => {
                     (*staging).commit_dir().await?;
                     report
@@ -333,6 +380,7 @@ async fn write_table(
     options: &DeltaOptions,
     keys: Option<&[String]>,
     check_existing: bool,
+    teams: Option<&TeamsHandle>,
 ) -> Result<DeltaReport> {
     let source_schema: Schema = input.schema().as_arrow().clone();
     let exists = table.version().is_some();
@@ -351,6 +399,29 @@ async fn write_table(
                 .build()?;
         }
     }
+    // Under on_forbidden = 'skip' the read may leave children out, which is only known at its
+    // end: read it all first, then refuse (overwrite) or record (append, merge) the gaps.
+    let mut commit = CommitProperties::default();
+    let mut _spool = None;
+    if let Some(teams) = teams
+        && datafusion_teams::may_skip(&input, ctx.state().config_options())
+    {
+        let spooled = spool::spool(ctx, input).await?;
+        let read = teams.report();
+        if read.is_partial() && options.mode == Mode::Overwrite && !options.allow_partial {
+            return Err(ShellError::DeltaCopy(format!(
+                "mode 'overwrite' would replace the whole table with a partial read, so nothing \
+                 was written: {}; add OPTIONS ('allow_partial' 'true') to replace it with what \
+                 is readable, or use mode 'merge' to update only what was read",
+                read.lines().join("; ")
+            )));
+        }
+        if !read.skipped.is_empty() {
+            commit = commit.with_metadata(spool::commit_metadata(&read));
+        }
+        input = spooled.plan.clone();
+        _spool = Some(spooled);
+    }
     let state = Arc::new(ctx.state());
 
     // A merge needs its source twice (deltalake scans it for the join and again for the
@@ -367,7 +438,15 @@ async fn write_table(
     match (options.mode, materialized) {
         (Mode::Merge, Some(source)) if exists => {
             let keys = keys.unwrap_or_default();
-            merge(table, source.df.clone(), &source_schema, keys, state).await
+            merge(
+                table,
+                source.df.clone(),
+                &source_schema,
+                keys,
+                state,
+                commit,
+            )
+            .await
         }
         (mode, _source) => {
             let save_mode = if mode == Mode::Overwrite {
@@ -379,6 +458,7 @@ async fn write_table(
                 .write(Vec::new())
                 .with_input_plan(input)
                 .with_save_mode(save_mode)
+                .with_commit_properties(commit)
                 .with_session_state(state);
             if !options.partition_by.is_empty() {
                 builder = builder.with_partition_columns(options.partition_by.clone());
@@ -560,6 +640,7 @@ async fn merge(
     schema: &Schema,
     keys: &[String],
     state: Arc<dyn Session>,
+    commit: CommitProperties,
 ) -> Result<DeltaReport> {
     let qualified = |q: &str, name: &str| Expr::Column(Column::new(Some(q), name));
     let predicate = keys
@@ -590,6 +671,7 @@ async fn merge(
         .merge(source, predicate)
         .with_source_alias("source")
         .with_target_alias("target")
+        .with_commit_properties(commit)
         .with_session_state(state);
     if let Some(changed) = changed {
         let non_keys = non_keys.clone();

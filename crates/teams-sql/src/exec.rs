@@ -15,7 +15,9 @@ use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, l
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
-use datafusion_teams::{MessageSource, TeamsConfig, TeamsHandle, TeamsOptions};
+use datafusion_teams::{
+    MessageSource, OnForbidden, ReadReport, TeamsConfig, TeamsHandle, TeamsOptions,
+};
 use futures::StreamExt;
 use graph_client::GraphClient;
 
@@ -54,6 +56,10 @@ pub struct Shell {
     pub quiet: bool,
     /// Row limit of terminal tables (0 = no limit).
     pub max_rows: usize,
+    /// `--allow-partial`: statements that left out refused children do not change the exit code.
+    pub allow_partial: bool,
+    /// Statements whose read was partial and not accepted (see `--allow-partial`).
+    pub partial_statements: usize,
     stdout_tty: bool,
     stderr_tty: bool,
     _demo: Option<DemoTenant>,
@@ -74,6 +80,8 @@ impl Shell {
             timing: true,
             quiet: false,
             max_rows: DEFAULT_MAX_ROWS,
+            allow_partial: false,
+            partial_statements: 0,
             stdout_tty: std::io::stdout().is_terminal(),
             stderr_tty: std::io::stderr().is_terminal(),
             _demo: None,
@@ -121,10 +129,27 @@ impl Shell {
             }
             options.concurrency = n;
         }
+        let on_forbidden = args
+            .on_forbidden
+            .clone()
+            .or_else(|| p.and_then(|p| p.on_forbidden.clone()));
+        match on_forbidden.as_deref() {
+            Some(v) => {
+                options.on_forbidden = v.parse::<OnForbidden>().map_err(|_| {
+                    ShellError::Usage(format!(
+                        "--on-forbidden '{v}' is not allowed: use fail or skip"
+                    ))
+                })?;
+            }
+            // Accepting partial reads only means something if refused children are skipped.
+            None if args.allow_partial => options.on_forbidden = OnForbidden::Skip,
+            None => {}
+        }
 
         let mut shell = Shell::offline(args.format);
         shell.quiet = args.quiet;
         shell.max_rows = args.maxrows;
+        shell.allow_partial = args.allow_partial;
         let handle =
             datafusion_teams::register(&shell.ctx, TeamsConfig { client, options }).await?;
         shell.teams = Some(handle);
@@ -188,7 +213,15 @@ impl Shell {
         let started = Instant::now();
         let before = self.graph_counters();
         let skipped_before = self.teams.as_ref().map_or(0, |t| t.skipped_children());
+        // What this statement leaves out is reported on its own.
+        if let Some(t) = &self.teams {
+            t.take_report();
+        }
         let plan = self.ctx.state().statement_to_plan(statement).await?;
+        let partial_accepted = match &plan {
+            LogicalPlan::Copy(copy) => copy_delta::accepts_partial(copy)?,
+            _ => false,
+        };
         let mut out = BufWriter::new(out);
 
         let rows = if let LogicalPlan::Copy(copy) = &plan
@@ -199,7 +232,7 @@ impl Shell {
             let progress_ok = self.stderr_tty && !self.quiet;
             let mut progress = Progress::new(progress_ok);
             let mut ticker = tokio::time::interval(Progress::INTERVAL);
-            let copy_fut = copy_delta::copy_to_delta(&self.ctx, copy);
+            let copy_fut = copy_delta::copy_to_delta(&self.ctx, copy, self.teams.as_ref());
             tokio::pin!(copy_fut);
             let report = loop {
                 tokio::select! {
@@ -247,7 +280,23 @@ impl Shell {
         };
         out.flush()?;
         drop(out);
-        self.summarise(rows, started.elapsed(), before.as_ref(), skipped_before);
+        let report = self
+            .teams
+            .as_ref()
+            .map(TeamsHandle::take_report)
+            .unwrap_or_default();
+        let partial = report.is_partial() && !partial_accepted && !self.allow_partial;
+        if partial {
+            self.partial_statements += 1;
+        }
+        self.summarise(
+            rows,
+            started.elapsed(),
+            before.as_ref(),
+            skipped_before,
+            &report,
+            partial,
+        );
         Ok(())
     }
 
@@ -319,12 +368,21 @@ impl Shell {
         elapsed: Duration,
         before: Option<&GraphCounters>,
         skipped_before: u64,
+        report: &ReadReport,
+        partial: bool,
     ) {
         let mut err = std::io::stderr().lock();
-        if let Some(t) = &self.teams {
-            for notice in t.take_notices() {
-                let _ = writeln!(err, "warning: {notice}");
-            }
+        // One line per cause, never one per channel.
+        for line in report.lines() {
+            let _ = writeln!(err, "warning: {line}");
+        }
+        if partial {
+            let _ = writeln!(
+                err,
+                "warning: partial result: {} teams or channels Graph refused were left out \
+                 (a script then exits with code 3; --allow-partial accepts partial results)",
+                report.refused()
+            );
         }
         if self.quiet {
             return;

@@ -21,6 +21,7 @@ mod progress;
 mod repl;
 mod script;
 mod session;
+mod spool;
 mod stats;
 
 use std::io::{IsTerminal, Read};
@@ -45,7 +46,15 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(n) => {
+            eprintln!(
+                "{n} statement{} read partially: Graph refused some teams or channels and they \
+                 were left out (see the warnings above); exit code {PARTIAL_EXIT_CODE}",
+                if n == 1 { "" } else { "s" }
+            );
+            ExitCode::from(PARTIAL_EXIT_CODE)
+        }
         // Already reported with the failing statement's location.
         Err(e @ ShellError::ScriptFailed) => ExitCode::from(e.exit_code()),
         Err(e) => {
@@ -55,7 +64,12 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<()> {
+/// Exit code of a run whose statements all succeeded but at least one read partially (under
+/// `--on-forbidden skip`, without `--allow-partial`).
+const PARTIAL_EXIT_CODE: u8 = 3;
+
+/// Runs the session; returns how many statements read partially without the user accepting it.
+async fn run(args: Args) -> Result<usize> {
     let mut shell = Shell::connect(&args).await?;
     let mut stdout = std::io::stdout();
 
@@ -63,7 +77,7 @@ async fn run(args: Args) -> Result<()> {
         for (i, sql) in args.commands.iter().enumerate() {
             let source = format!("-c #{}", i + 1);
             if script_step(&mut shell, sql, &source, &mut stdout).await? == Flow::Quit {
-                return Ok(());
+                return Ok(shell.partial_statements);
             }
         }
         for path in &args.files {
@@ -73,10 +87,10 @@ async fn run(args: Args) -> Result<()> {
             })?;
             let source = path.display().to_string();
             if script_step(&mut shell, &text, &source, &mut stdout).await? == Flow::Quit {
-                return Ok(());
+                return Ok(shell.partial_statements);
             }
         }
-        return Ok(());
+        return Ok(shell.partial_statements);
     }
 
     if !std::io::stdin().is_terminal() {
@@ -88,10 +102,11 @@ async fn run(args: Args) -> Result<()> {
                 source,
             })?;
         script_step(&mut shell, &text, "<stdin>", &mut stdout).await?;
-        return Ok(());
+        return Ok(shell.partial_statements);
     }
 
-    repl::run(&mut shell).await
+    // Interactively, each partial statement was already flagged where it ran.
+    repl::run(&mut shell).await.map(|()| 0)
 }
 
 /// Runs one script; on failure prints where it failed and turns the error into the exit code.

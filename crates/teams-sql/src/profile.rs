@@ -29,6 +29,8 @@ pub struct Profile {
     pub authority_host: Option<String>,
     pub message_source: Option<String>,
     pub concurrency: Option<usize>,
+    /// `fail` or `skip`, as `--on-forbidden`.
+    pub on_forbidden: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

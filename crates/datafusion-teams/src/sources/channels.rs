@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::decode::{ParentIds, normalise};
 use crate::discovery;
 use crate::error::TeamsError;
+use crate::refusal::{self, Named};
 use crate::scan::{RowStream, Scan, fail};
 use crate::schema::Table;
 
@@ -25,7 +26,8 @@ fn keep(scan: &Scan, item: &Value) -> bool {
     }
 }
 
-fn team_rows(scan: &Arc<Scan>, team_id: String) -> RowStream {
+fn team_rows(scan: &Arc<Scan>, team: Named) -> RowStream {
+    let team_id = team.id.clone();
     let p = &scan.plan.pushdown;
     let cols = scan.plan.select_list();
     let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
@@ -45,10 +47,9 @@ fn team_rows(scan: &Arc<Scan>, team_id: String) -> RowStream {
             .map(move |(id, req)| {
                 let scan = Arc::clone(&scan);
                 let team_id = team_id.clone();
+                let child = refusal::channel(&team, &Named::id(id));
                 async move {
-                    let item = scan
-                        .get_one(req, &format!("channel {id} of team {team_id}"))
-                        .await?;
+                    let item = scan.get_one(req, &child).await?;
                     Ok::<_, TeamsError>(
                         item.filter(|i| keep(&scan, i))
                             .map(|i| normalise(Table::Channels, i, &ParentIds::team(&team_id)))
@@ -79,7 +80,7 @@ fn team_rows(scan: &Arc<Scan>, team_id: String) -> RowStream {
         }
     }
     let s = Arc::clone(scan);
-    scan.child_pages(req, format!("channels of team {team_id}"))
+    scan.child_pages(req, refusal::team(&team), true)
         .map(move |page| {
             page.map(|p| {
                 p.items

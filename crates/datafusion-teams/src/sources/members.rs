@@ -11,6 +11,7 @@ use crate::discovery;
 use crate::error::TeamsError;
 use crate::filters::ValueSet;
 use crate::plan::MEMBERS_MAX_TOP;
+use crate::refusal::{self, Named};
 use crate::scan::{RowStream, Scan, fail};
 use crate::schema::Table;
 
@@ -29,8 +30,9 @@ fn any_of(property: &str, values: &ValueSet) -> Result<Option<Filter>, TeamsErro
     Ok(out)
 }
 
-fn team_rows(scan: &Arc<Scan>, team_id: String) -> RowStream {
+fn team_rows(scan: &Arc<Scan>, team: Named) -> RowStream {
     let p = &scan.plan.pushdown;
+    let team_id = team.id.clone();
     let mut req = GraphRequest::list_members(&team_id);
     if let Some(top) = scan.plan.top(Some(MEMBERS_MAX_TOP), true) {
         req = req.top(top);
@@ -44,7 +46,7 @@ fn team_rows(scan: &Arc<Scan>, team_id: String) -> RowStream {
             }
         }
     }
-    scan.child_pages(req, format!("members of team {team_id}"))
+    scan.child_pages(req, refusal::team(&team), true)
         .map(move |page| {
             page.map(|p| {
                 p.items

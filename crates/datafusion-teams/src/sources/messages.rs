@@ -25,6 +25,7 @@ use crate::filters::Bound;
 use crate::handle::Availability;
 use crate::options::MessageSource;
 use crate::plan::MESSAGES_MAX_TOP;
+use crate::refusal::{self, Named};
 use crate::scan::{Failure, PageStream, RowStream, Rows, Scan, fail};
 use crate::schema::Table;
 
@@ -86,7 +87,7 @@ pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
 /// allows four requests per second per app on a team and one per channel, docs/graph.md §4.3),
 /// several teams at once, and `concurrency` channels in all (the scan's permits), which is
 /// also what bounds the pages held in memory.
-fn per_channel(scan: &Arc<Scan>, f: fn(&Arc<Scan>, String, String) -> RowStream) -> RowStream {
+fn per_channel(scan: &Arc<Scan>, f: fn(&Arc<Scan>, Named, Named) -> RowStream) -> RowStream {
     let per_team = scan.concurrency().min(4);
     let s = Arc::clone(scan);
     discovery::team_ids(scan)
@@ -152,7 +153,9 @@ fn messages_by_id(scan: &Arc<Scan>) -> RowStream {
 }
 
 fn reply_row(scan: &Scan, item: Value, team: &str, channel: &str, parent: &str) -> Option<Value> {
-    (item.get("@removed").is_none() && scan.in_time_range(&item)).then(|| {
+    // Inline replies did not pass through a page count: check their keys here.
+    let keyed = scan.has_id(&item, EndpointClass::RepliesList);
+    (keyed && item.get("@removed").is_none() && scan.in_time_range(&item)).then(|| {
         normalise(
             Table::MessageReplies,
             item,
@@ -163,7 +166,9 @@ fn reply_row(scan: &Scan, item: Value, team: &str, channel: &str, parent: &str) 
 
 /// Rows of one page of root messages carrying `$expand=replies`: the inline replies, then the
 /// pages behind each `replies@odata.nextLink` (threads of more than 1000 replies).
-fn expanded_page_rows(scan: &Arc<Scan>, page: Page, team: String, channel: String) -> RowStream {
+fn expanded_page_rows(scan: &Arc<Scan>, page: Page, team: Named, channel: Named) -> RowStream {
+    let child = refusal::channel(&team, &channel);
+    let (team, channel) = (team.id, channel.id);
     if !replies_table(scan) {
         let rows: Rows = page
             .items
@@ -201,7 +206,7 @@ fn expanded_page_rows(scan: &Arc<Scan>, page: Page, team: String, channel: Strin
             EndpointClass::RepliesList,
             Scope::channel(team.clone(), channel.clone()),
             Some(link),
-            format!("replies of message {parent} in channel {channel} of team {team}"),
+            format!("message {parent} in {child}"),
         )
         .map(move |page| {
             page.map(|p| {
@@ -215,12 +220,7 @@ fn expanded_page_rows(scan: &Arc<Scan>, page: Page, team: String, channel: Strin
     first.chain(rest).boxed()
 }
 
-fn page_stream_rows(
-    scan: &Arc<Scan>,
-    pages: PageStream,
-    team: String,
-    channel: String,
-) -> RowStream {
+fn page_stream_rows(scan: &Arc<Scan>, pages: PageStream, team: Named, channel: Named) -> RowStream {
     let s = Arc::clone(scan);
     pages
         .flat_map(move |page| match page {
@@ -231,19 +231,19 @@ fn page_stream_rows(
 }
 
 /// `GET /teams/{t}/channels/{c}/messages`, with `$expand=replies` for the replies table.
-fn channel_listing(scan: &Arc<Scan>, team: String, channel: String) -> RowStream {
+fn channel_listing(scan: &Arc<Scan>, team: Named, channel: Named) -> RowStream {
     let replies = replies_table(scan);
     let top = scan
         .plan
         .top(Some(MESSAGES_MAX_TOP), !replies)
         .unwrap_or(MESSAGES_MAX_TOP);
-    let mut req = GraphRequest::list_messages(&team, &channel)
+    let mut req = GraphRequest::list_messages(&team.id, &channel.id)
         .top(top)
         .prefer_include_unknown_enum_members();
     if replies {
         req = req.expand("replies");
     }
-    let pages = scan.child_pages(req, format!("channel {channel} of team {team}"));
+    let pages = scan.child_pages(req, refusal::channel(&team, &channel), true);
     page_stream_rows(scan, pages, team, channel)
 }
 
@@ -269,7 +269,7 @@ fn replies_by_parent(scan: &Arc<Scan>) -> RowStream {
                 .top(top)
                 .prefer_include_unknown_enum_members();
             let s2 = Arc::clone(&s);
-            s.child_pages(req, format!("message {m} in channel {c} of team {t}"))
+            s.child_pages(req, format!("message {m} in channel {c} of team {t}"), true)
                 .map(move |page| {
                     page.map(|p| {
                         p.items
@@ -341,14 +341,14 @@ async fn probe(
         Availability::Available => {
             drop(state);
             return match scan.client.get_page(req).await {
-                Ok(page) => Ok(Probe::First(scan.counted(page))),
+                Ok(page) => Ok(Probe::First(scan.counted(page, req.class()))),
                 // Capacity can run out mid-run (402 after the monthly evaluation quota): this
                 // team falls back like the first refusal did, rather than being skipped.
                 Err(e) if refused(&e) => {
                     *lock.lock().await = Availability::Refused;
                     Ok(Probe::Refused(Some(e)))
                 }
-                Err(e) => match scan.classify(what, &format!("reading {what}"), e) {
+                Err(e) => match scan.classify(what, e) {
                     Failure::Skipped => Ok(Probe::Skipped),
                     Failure::Fatal(e) => Err(e),
                 },
@@ -359,13 +359,13 @@ async fn probe(
     match scan.client.get_page(req).await {
         Ok(page) => {
             *state = Availability::Available;
-            Ok(Probe::First(scan.counted(page)))
+            Ok(Probe::First(scan.counted(page, req.class())))
         }
         Err(e) if refused(&e) => {
             *state = Availability::Refused;
             Ok(Probe::Refused(Some(e)))
         }
-        Err(e) => match scan.classify(what, &format!("reading {what}"), e) {
+        Err(e) => match scan.classify(what, e) {
             Failure::Skipped => Ok(Probe::Skipped),
             Failure::Fatal(e) => Err(e),
         },
@@ -389,7 +389,7 @@ fn delta_refused(e: &GraphError) -> bool {
 }
 
 /// Where a team's messages come from once the export API is refused.
-fn export_fallback(scan: &Arc<Scan>, team: String) -> RowStream {
+fn export_fallback(scan: &Arc<Scan>, team: Named) -> RowStream {
     let use_delta = scan.plan.options.message_source == MessageSource::Auto
         && scan.plan.delta_usable(Utc::now());
     let s = Arc::clone(scan);
@@ -404,9 +404,9 @@ fn export_fallback(scan: &Arc<Scan>, team: String) -> RowStream {
 }
 
 /// Export API rows of one team: root posts and replies mixed, channel from `channelIdentity`.
-fn export_team(scan: &Arc<Scan>, team: String) -> RowStream {
+fn export_team(scan: &Arc<Scan>, team: Named) -> RowStream {
     let top = scan.plan.top(None, false).unwrap_or(MESSAGES_MAX_TOP);
-    let mut req = GraphRequest::get_all_messages(&team)
+    let mut req = GraphRequest::get_all_messages(&team.id)
         .top(top)
         .prefer_include_unknown_enum_members();
     match time_filter(scan, true) {
@@ -416,7 +416,7 @@ fn export_team(scan: &Arc<Scan>, team: String) -> RowStream {
     }
     let s = Arc::clone(scan);
     stream::once(async move {
-        let what = format!("messages of team {team} (export API)");
+        let what = refusal::team(&team);
         match probe(&s, &s.state.export, &req, export_refused, &what).await {
             Err(e) => fail(e),
             Ok(Probe::Skipped) => stream::empty().boxed(),
@@ -439,14 +439,14 @@ fn export_team(scan: &Arc<Scan>, team: String) -> RowStream {
                 let next = page.next_link.clone();
                 let rest = s.follow_pages(
                     EndpointClass::GetAllMessages,
-                    Scope::team(team.clone()),
+                    Scope::team(team.id.clone()),
                     next,
                     what,
                 );
                 let s2 = Arc::clone(&s);
                 stream::once(futures::future::ready(Ok(page)))
                     .chain(rest)
-                    .map(move |page| page.map(|p| export_rows(&s2, p, &team)))
+                    .map(move |page| page.map(|p| export_rows(&s2, p, &team.id)))
                     .boxed()
             }
         }
@@ -486,8 +486,8 @@ fn export_rows(scan: &Scan, page: Page, team: &str) -> Rows {
 }
 
 /// Channel delta with `lastModifiedDateTime gt` (and `$expand=replies` for replies).
-fn delta_channel(scan: &Arc<Scan>, team: String, channel: String) -> RowStream {
-    let mut req = GraphRequest::messages_delta(&team, &channel)
+fn delta_channel(scan: &Arc<Scan>, team: Named, channel: Named) -> RowStream {
+    let mut req = GraphRequest::messages_delta(&team.id, &channel.id)
         .top(
             scan.plan
                 .top(Some(MESSAGES_MAX_TOP), false)
@@ -504,7 +504,7 @@ fn delta_channel(scan: &Arc<Scan>, team: String, channel: String) -> RowStream {
     }
     let s = Arc::clone(scan);
     stream::once(async move {
-        let what = format!("channel {channel} of team {team} (delta)");
+        let what = refusal::channel(&team, &channel);
         match probe(&s, &s.state.delta, &req, delta_refused, &what).await {
             Err(e) => fail(e),
             Ok(Probe::Skipped) => stream::empty().boxed(),
@@ -520,7 +520,7 @@ fn delta_channel(scan: &Arc<Scan>, team: String, channel: String) -> RowStream {
                 let next = page.next_link.clone();
                 let rest = s.follow_pages(
                     EndpointClass::MessagesDelta,
-                    Scope::channel(team.clone(), channel.clone()),
+                    Scope::channel(team.id.clone(), channel.id.clone()),
                     next,
                     what,
                 );

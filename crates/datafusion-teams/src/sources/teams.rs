@@ -9,26 +9,47 @@ use serde_json::Value;
 
 use crate::decode::{ParentIds, normalise};
 use crate::error::TeamsError;
-use crate::scan::{RowStream, Rows, Scan};
+use crate::refusal::{self, Named};
+use crate::scan::{Failure, RowStream, Rows, Scan};
 use crate::schema::Table;
 
 fn select(scan: &Scan) -> Vec<String> {
     scan.plan.select_list()
 }
 
-/// `GET /teams/{id}` for each id, `concurrency` at a time, as one chunk.
-async fn get_teams(scan: Arc<Scan>, ids: Vec<String>) -> Result<Rows, TeamsError> {
-    let cols = select(&scan);
-    let fetched: Vec<Result<Option<Value>, TeamsError>> = stream::iter(ids)
-        .map(|id| {
-            let scan = Arc::clone(&scan);
-            let cols = cols.clone();
-            async move {
-                let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
-                let req = GraphRequest::get_team(&id).select(&cols);
-                scan.get_one(req, &format!("team {id}")).await
+/// `GET /teams/{id}` of one team. A team that `GET /teams` listed (`listed`) and whose details
+/// are refused under `on_forbidden = 'skip'` keeps its row with what the listing gave, so the
+/// rows of `teams` never depend on which columns are selected.
+async fn get_team(
+    scan: Arc<Scan>,
+    team: Named,
+    listed: Option<Value>,
+    cols: Vec<String>,
+) -> Result<Option<Value>, TeamsError> {
+    let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let req = GraphRequest::get_team(&team.id).select(&cols);
+    let class = req.class();
+    match scan.client.get_page(&req).await {
+        Ok(page) => Ok(scan.counted(page, class).items.into_iter().next()),
+        Err(e) => {
+            let refused = e.is_forbidden();
+            match scan.classify(&refusal::team(&team), e) {
+                Failure::Skipped if refused => Ok(listed),
+                Failure::Skipped => Ok(None),
+                Failure::Fatal(e) => Err(e),
             }
-        })
+        }
+    }
+}
+
+/// [`get_team`] for each team, `concurrency` at a time, as one chunk.
+async fn get_teams(
+    scan: Arc<Scan>,
+    teams: Vec<(Named, Option<Value>)>,
+) -> Result<Rows, TeamsError> {
+    let cols = select(&scan);
+    let fetched: Vec<Result<Option<Value>, TeamsError>> = stream::iter(teams)
+        .map(|(team, listed)| get_team(Arc::clone(&scan), team, listed, cols.clone()))
         .buffered(scan.concurrency())
         .collect()
         .await;
@@ -44,12 +65,13 @@ async fn get_teams(scan: Arc<Scan>, ids: Vec<String>) -> Result<Rows, TeamsError
 pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
     let p = &scan.plan.pushdown;
     if let Some(ids) = &p.ids {
-        let ids: Vec<String> = ids.iter().cloned().collect();
+        let teams: Vec<(Named, Option<Value>)> =
+            ids.iter().map(|id| (Named::id(id.clone()), None)).collect();
         let wanted = p.ids.clone();
         let scan = Arc::clone(scan);
         // Graph may match ids case-insensitively; keep the filter exact.
         return stream::once(async move {
-            get_teams(scan, ids).await.map(|rows| {
+            get_teams(scan, teams).await.map(|rows| {
                 rows.into_iter()
                     .filter(|r| {
                         r.get("id")
@@ -61,13 +83,13 @@ pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
         })
         .boxed();
     }
-    let mut req = if scan.plan.team_detail {
-        GraphRequest::list_teams().select(&["id"])
+    let cols = if scan.plan.team_detail {
+        scan.plan.team_list_select()
     } else {
-        let cols = select(scan);
-        let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
-        GraphRequest::list_teams().select(&cols)
+        select(scan)
     };
+    let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let mut req = GraphRequest::list_teams().select(&cols);
     if let Some(top) = scan.plan.options.page_size {
         req = req.top(top);
     }
@@ -79,12 +101,21 @@ pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
                 let s = Arc::clone(&s);
                 async move {
                     let page = page?;
-                    let ids = page
+                    let teams = page
                         .items
-                        .iter()
-                        .filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_string))
+                        .into_iter()
+                        .filter_map(|i| {
+                            let team = Named {
+                                id: i.get("id").and_then(Value::as_str)?.to_string(),
+                                name: i
+                                    .get("displayName")
+                                    .and_then(Value::as_str)
+                                    .map(str::to_string),
+                            };
+                            Some((team, Some(i)))
+                        })
                         .collect();
-                    get_teams(s, ids).await
+                    get_teams(s, teams).await
                 }
             })
             .boxed()
