@@ -141,7 +141,7 @@ pub enum GraphError {
     /// No complete answer within the per-request deadline, through the
     /// retries. Retried like a 504 Gateway Timeout, and counted as one.
     #[error(
-        "{endpoint} sent no complete answer within the {:.0} s deadline per request (treated like 504 Gateway Timeout): gave up after {attempts} attempts over {:.1} s; check the network or proxy, or raise the deadline (request_timeout, --request-timeout) if replies are legitimately that slow",
+        "{endpoint} sent no complete answer within the {:.1} s deadline per request (treated like 504 Gateway Timeout): gave up after {attempts} attempts over {:.1} s; check the network or proxy, or raise the deadline (request_timeout, --request-timeout) if replies are legitimately that slow",
         deadline.as_secs_f64(),
         elapsed.as_secs_f64()
     )]

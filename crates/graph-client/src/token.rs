@@ -254,7 +254,7 @@ impl TokenCache {
                     None,
                     "deadline".into(),
                     format!(
-                        "the token endpoint {} sent no complete answer within {:.0} s; check network access and AZURE_AUTHORITY_HOST",
+                        "the token endpoint {} sent no complete answer within {:.1} s; check network access and AZURE_AUTHORITY_HOST",
                         self.token_url,
                         attempt_deadline.as_secs_f64()
                     ),
