@@ -6,6 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::Stdio;
+use std::time::Duration;
 
 use common::{Tenant, csv_rows, isolated_command, stderr_of, stdout_of};
 
@@ -360,4 +361,299 @@ fn skipped_children_are_warned_about_and_counted() {
     let err = stderr_of(&out);
     assert!(err.contains("warning: "), "{err}");
     assert!(err.contains("1 children skipped"), "{err}");
+}
+
+/// The binary pointed at a hostile stand-in for Graph, with credentials in the environment.
+fn against(server: &common::hostile::Hostile, home: &std::path::Path) -> std::process::Command {
+    let mut cmd = isolated_command(home, home);
+    cmd.env("AZURE_TENANT_ID", "tenant-1")
+        .env("AZURE_CLIENT_ID", "client-1")
+        .env("AZURE_CLIENT_SECRET", HOSTILE_SECRET)
+        .args([
+            "--graph-endpoint",
+            &server.url,
+            "--authority-host",
+            &server.url,
+        ]);
+    cmd
+}
+
+/// Azure secrets always hold `~`, which the token request form-encodes as `%7E`.
+const HOSTILE_SECRET: &str = "Hx8Q~sec.ret_value/plus+";
+
+fn assert_no_secret(text: &str) {
+    for spelling in [
+        HOSTILE_SECRET,
+        "Hx8Q%7Esec",
+        "Hx8Q%7esec",
+        "value%2Fplus%2B",
+        "hostile.token.value",
+    ] {
+        assert!(!text.contains(spelling), "{spelling} leaked: {text}");
+    }
+}
+
+#[test]
+fn a_looping_or_endless_next_link_chain_fails_naming_the_endpoint() {
+    use common::hostile::{Hostile, Reply, TOKEN_OK};
+    let home = tempfile::tempdir().unwrap();
+    // The first request (A) -> ?$skiptoken=B -> A again: a two-link cycle.
+    let first = std::sync::Mutex::new(String::new());
+    let server = Hostile::start(
+        |_| Reply::Json(200, TOKEN_OK.into()),
+        move |_, target, n| {
+            if n == 1 {
+                *first.lock().unwrap() = target.to_string();
+            }
+            let next = if target.contains("skiptoken=B") {
+                format!("{{base}}{}", first.lock().unwrap())
+            } else {
+                "{base}/v1.0/teams?$skiptoken=B".to_string()
+            };
+            Reply::Json(
+                200,
+                format!(
+                    r#"{{"value":[{{"id":"t1","displayName":"x"}}],"@odata.nextLink":"{next}"}}"#
+                ),
+            )
+        },
+    );
+    let out = against(&server, home.path())
+        .args(["-c", "SELECT id FROM teams"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("GET /teams") && err.contains("already read"),
+        "{err}"
+    );
+    assert_eq!(server.requests(), 2, "{err}");
+
+    // Fresh links forever: the page cap (here 5, --max-pages) ends it.
+    let server = Hostile::start(
+        |_| Reply::Json(200, TOKEN_OK.into()),
+        |_, _, n| {
+            Reply::Json(
+                200,
+                format!(
+                    r#"{{"value":[{{"id":"t{n}"}}],"@odata.nextLink":"{{base}}/v1.0/teams?$skiptoken={n}"}}"#
+                ),
+            )
+        },
+    );
+    let out = against(&server, home.path())
+        .args(["--max-pages", "5", "-c", "SELECT id FROM teams"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("GET /teams") && err.contains("max_pages"),
+        "{err}"
+    );
+    assert_eq!(server.requests(), 5, "{err}");
+}
+
+#[test]
+fn a_trickling_reply_is_cut_at_the_deadline_and_retried() {
+    use common::hostile::{Hostile, Reply, TOKEN_OK};
+    let home = tempfile::tempdir().unwrap();
+    // The first reply trickles a byte every 100 ms (the read timeout never fires); the retry
+    // gets a proper page. Without a deadline the first request alone would take 20 minutes.
+    let server = Hostile::start(
+        |_| Reply::Json(200, TOKEN_OK.into()),
+        |_, _, n| {
+            if n == 1 {
+                Reply::Trickle {
+                    len: 12_000,
+                    every: Duration::from_millis(100),
+                }
+            } else {
+                Reply::Json(200, r#"{"value":[{"id":"t1","displayName":"x"}]}"#.into())
+            }
+        },
+    );
+    let started = std::time::Instant::now();
+    let out = against(&server, home.path())
+        .args(["--request-timeout", "1", "--verbose", "--format", "csv"])
+        .args(["-c", "SELECT id FROM teams"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(stdout_of(&out), "id\nt1\n");
+    assert_eq!(server.requests(), 2);
+    println!("trickle then page, deadline 1 s: {:?}", started.elapsed());
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("GET /v1.0/teams"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].contains("deadline"), "{err}");
+    assert!(lines[1].contains("200"), "{err}");
+    assert_no_secret(&err);
+}
+
+#[test]
+fn a_token_endpoint_echoing_the_request_never_shows_the_secret() {
+    use common::hostile::{Hostile, Reply};
+    let home = tempfile::tempdir().unwrap();
+    let server = Hostile::start(
+        |_| {
+            Reply::Json(
+                400,
+                r#"{"error":"invalid_request: cannot parse {body}"}"#.into(),
+            )
+        },
+        |_, _, _| Reply::Json(200, r#"{"value":[]}"#.into()),
+    );
+    let out = against(&server, home.path())
+        .args(["--verbose", "-c", "SELECT id FROM teams"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    // The echo really carried the form-encoded secret.
+    assert!(server.bodies.lock().unwrap()[0].contains("Hx8Q%7Esec"));
+    assert!(err.contains("sign-in failed"), "{err}");
+    assert_no_secret(&err);
+    assert_no_secret(&stdout_of(&out));
+}
+
+#[test]
+fn verbose_logs_one_line_per_graph_request_without_credentials() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let out = t.run(
+        dir.path(),
+        &[
+            "--verbose",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT count(*) AS n FROM channels",
+        ],
+    );
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    let teams = t.sim().team_ids().len();
+    let requests: Vec<&str> = err.lines().filter(|l| l.contains("GET /v1.0/")).collect();
+    // One listing of teams, one of channels per team (small tenant: one page each).
+    assert_eq!(requests.len(), 1 + teams, "{err}");
+    for line in &requests {
+        for field in ["status=", "page=", "ms=", "throttle_wait_ms="] {
+            assert!(line.contains(field), "{field} missing: {line}");
+        }
+    }
+    assert!(
+        requests.iter().any(|l| l.contains("GET /v1.0/teams")),
+        "{err}"
+    );
+    assert!(!err.contains(graph_sim::DEFAULT_CLIENT_SECRET), "{err}");
+    // Sim tokens are JWTs ("eyJ..."); no Authorization header or token is ever logged.
+    assert!(!err.contains("eyJ") && !err.contains("Bearer"), "{err}");
+
+    // Without --verbose (and RUST_LOG unset) there is no request log.
+    let quiet = t.run(dir.path(), &["--format", "csv", "-c", "SELECT 1"]);
+    assert!(!stderr_of(&quiet).contains("GET /v1.0/"));
+}
+
+#[test]
+fn a_secret_given_as_the_variable_name_is_not_echoed() {
+    let home = tempfile::tempdir().unwrap();
+    let pasted = "Qw7Q~pasted.secret_value-123";
+    let out = isolated_command(home.path(), home.path())
+        .env("AZURE_TENANT_ID", "t")
+        .env("AZURE_CLIENT_ID", "c")
+        .args(["--client-secret-env", pasted, "-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--client-secret-env"), "{err}");
+    assert!(!err.contains("Qw7Q"), "{err}");
+
+    // The same through a profile.
+    let config = home.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[profiles.p]\ntenant_id = \"t\"\nclient_id = \"c\"\nclient_secret_env = \"{pasted}\"\n"
+        ),
+    )
+    .unwrap();
+    let out = isolated_command(home.path(), home.path())
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--profile",
+            "p",
+            "-c",
+            "SELECT 1",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!err.contains("Qw7Q"), "{err}");
+}
+
+#[test]
+fn bad_endpoints_authorities_and_config_files_are_usage_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let creds = |cmd: &mut std::process::Command| {
+        cmd.env("AZURE_TENANT_ID", "t")
+            .env("AZURE_CLIENT_ID", "c")
+            .env("AZURE_CLIENT_SECRET", "s3cr3t~value");
+    };
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--graph-endpoint", "http://graph.example.com"],
+            "plain http://",
+        ),
+        (
+            &["--graph-endpoint", "https://[not a url"],
+            "not a valid URL",
+        ),
+        (
+            &["--authority-host", "https://login.microsoftonline.co"],
+            "--allow-custom-authority",
+        ),
+        (
+            &["--config", "/nonexistent/teams-sql.toml"],
+            "/nonexistent/teams-sql.toml",
+        ),
+    ];
+    for (flags, says) in cases {
+        let mut cmd = isolated_command(home.path(), home.path());
+        creds(&mut cmd);
+        let out = cmd.args(flags).args(["-c", "SELECT 1"]).output().unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(err.contains(says), "{flags:?}: {err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+    // A custom authority in a profile needs the profile key too.
+    let config = home.path().join("c.toml");
+    std::fs::write(
+        &config,
+        "[profiles.p]\nauthority_host = \"https://idp.example\"\n",
+    )
+    .unwrap();
+    let mut cmd = isolated_command(home.path(), home.path());
+    creds(&mut cmd);
+    let out = cmd
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--profile",
+            "p",
+            "-c",
+            "SELECT 1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("allow_custom_authority"));
 }

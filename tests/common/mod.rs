@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod readme;
 
 use std::io::{Read, Write};

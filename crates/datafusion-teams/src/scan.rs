@@ -284,27 +284,28 @@ impl Scan {
         link: Option<String>,
         child: String,
     ) -> PageStream {
+        let Some(link) = link else {
+            return stream::empty().boxed();
+        };
+        // The client's chain walk: a looping or endless chain of links ends
+        // with an error instead of repeating rows.
         let scan = Arc::clone(self);
-        stream::unfold(link, move |link| {
-            let scan = Arc::clone(&scan);
-            let scope = scope.clone();
-            let child = child.clone();
-            async move {
-                let link = link?;
-                match scan.client.follow(class, scope, &link).await {
+        self.client
+            .follow_pages(class, scope, link)
+            .filter_map(move |r| {
+                let out = match r {
                     Ok(mut page) => {
                         scan.count_page(&mut page, class);
-                        let next = page.next_link.clone();
-                        Some((Ok(page), next))
+                        Some(Ok(page))
                     }
                     Err(e) => match scan.classify(&child, e) {
                         Failure::Skipped => None,
-                        Failure::Fatal(e) => Some((Err(e), None)),
+                        Failure::Fatal(e) => Some(Err(e)),
                     },
-                }
-            }
-        })
-        .boxed()
+                };
+                futures::future::ready(out)
+            })
+            .boxed()
     }
 
     /// Client-side check of the pushed time range on a raw Graph item (rows outside it are

@@ -3,23 +3,18 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures::Stream;
-use rand::SeedableRng;
-use rand::rngs::SmallRng;
-use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::body::{BodyError, MAX_BODY, read_capped};
 use crate::cloud::Cloud;
 use crate::config::GraphConfig;
-use crate::error::{GraphError, excerpt, unauthorized_hint};
+use crate::error::{GraphError, describe_reqwest, excerpt, unauthorized_hint};
 use crate::pacing::Pacer;
-use crate::paging::{self, Page, parse_page};
+use crate::page::{Page, parse_page};
 use crate::request::{EndpointClass, GraphRequest, Scope};
-use crate::retry::{RetryPolicy, is_retryable_status, parse_retry_after};
+use crate::retry::{Budget, RetryPolicy, is_retryable_status, parse_retry_after};
 use crate::stats::{Sinks, Stats, StatsSnapshot};
 use crate::status_error::{error_code_message, map_error};
 use crate::token::TokenCache;
@@ -55,7 +50,35 @@ struct Inner {
     token: TokenCache,
     pacer: Pacer,
     retry: RetryPolicy,
+    request_timeout: Duration,
+    max_pages: u64,
     stats: Arc<Stats>,
+}
+
+/// One request as `execute` sends it: what it is (class, scope and message
+/// for pacing, counters and error messages), where it goes, its `Prefer`
+/// headers, and which page of its chain it is (for the request log).
+pub(crate) struct Target<'a> {
+    class: EndpointClass,
+    scope: &'a Scope,
+    message_id: Option<&'a str>,
+    prefer: &'a [String],
+    url: String,
+    page: u64,
+}
+
+impl<'a> Target<'a> {
+    /// `url`, fetched as page `page` of a chain that `req` started.
+    pub(crate) fn continuing(req: &'a GraphRequest, url: String, page: u64) -> Self {
+        Target {
+            class: req.class,
+            scope: &req.scope,
+            message_id: req.message_id.as_deref(),
+            prefer: &req.prefer,
+            url,
+            page,
+        }
+    }
 }
 
 /// Client for Microsoft Graph. Cheap to clone: clones share the connection
@@ -74,34 +97,6 @@ impl fmt::Debug for GraphClient {
     }
 }
 
-/// A fresh jitter source. Seeded from the clock and a counter: the jitter
-/// only has to differ between requests and processes, not be unpredictable.
-pub(crate) fn jitter_rng() -> SmallRng {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    SmallRng::seed_from_u64(t ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-}
-
-/// A reqwest error with its causes ("connection reset by peer" is usually
-/// only in the source chain). URLs are kept: they never carry credentials.
-pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !msg.contains(&t) {
-            msg.push_str(": ");
-            msg.push_str(&t);
-        }
-        src = s.source();
-    }
-    msg
-}
-
 /// What one attempt produced, before the retry decision.
 enum Attempt {
     Done(Result<Page, GraphError>),
@@ -115,6 +110,8 @@ enum Attempt {
         detail: String,
     },
     Transport(String),
+    /// No complete answer within the attempt's deadline.
+    Deadline(Duration),
     Decode {
         reason: String,
         excerpt: String,
@@ -168,6 +165,8 @@ impl GraphClient {
             token,
             pacer: Pacer::new(cfg.limits.clone()),
             retry: cfg.retry.clone(),
+            request_timeout: cfg.request_timeout,
+            max_pages: cfg.max_pages,
             stats: stats.clone(),
         };
         Ok(GraphClient {
@@ -211,27 +210,19 @@ impl GraphClient {
         let count = move || sinks.each(|s| s.token_request());
         self.inner
             .token
-            .get(&self.inner.http, &self.inner.retry, &count)
+            .get(
+                &self.inner.http,
+                &self.inner.retry,
+                self.inner.request_timeout,
+                &count,
+            )
             .await
     }
 
     /// One request (with retries), returning one page.
     pub async fn get_page(&self, req: &GraphRequest) -> Result<Page, GraphError> {
-        let rel = req
-            .relative_url()
-            .map_err(|message| GraphError::InvalidId {
-                endpoint: req.class.describe(),
-                message,
-            })?;
-        let url = format!("{}/v1.0/{}", self.inner.identity.graph_endpoint, rel);
-        self.execute(
-            req.class,
-            &req.scope,
-            req.message_id.as_deref(),
-            &url,
-            &req.prefer,
-        )
-        .await
+        let url = self.first_url(req)?;
+        self.execute(Target::continuing(req, url, 1)).await
     }
 
     /// Follows a link Graph returned (`@odata.nextLink`, `@odata.deltaLink`,
@@ -241,66 +232,81 @@ impl GraphClient {
     /// For message endpoints this sends `Prefer: include-unknown-enum-members`,
     /// so system events read as `systemEventMessage` on every page (the
     /// connector always asks for it); use [`follow_like`](Self::follow_like)
-    /// to copy the headers of a specific request instead.
+    /// to copy the headers of a specific request instead. To walk the rest
+    /// of a chain, [`follow_pages`](Self::follow_pages) guards against loops.
     pub async fn follow(
         &self,
         class: EndpointClass,
         scope: Scope,
         next_link: &str,
     ) -> Result<Page, GraphError> {
-        let prefer = if matches!(
-            class,
-            EndpointClass::MessagesList
-                | EndpointClass::MessageGet
-                | EndpointClass::RepliesList
-                | EndpointClass::MessagesDelta
-                | EndpointClass::GetAllMessages
-        ) {
-            vec!["include-unknown-enum-members".to_string()]
-        } else {
-            Vec::new()
-        };
-        let url = self.resolve_link(next_link)?;
-        self.execute(class, &scope, None, &url, &prefer).await
+        let like = GraphRequest::continuation(class, scope);
+        self.follow_like(&like, next_link).await
     }
 
     /// Follows a link that continues `original`: same class, scope and
-    /// `Prefer` headers. This is what the page streams use.
+    /// `Prefer` headers.
     pub async fn follow_like(
         &self,
         original: &GraphRequest,
         next_link: &str,
     ) -> Result<Page, GraphError> {
         let url = self.resolve_link(next_link)?;
-        self.execute(
-            original.class,
-            &original.scope,
-            original.message_id.as_deref(),
-            &url,
-            &original.prefer,
-        )
-        .await
+        self.execute(Target::continuing(original, url, 1)).await
     }
 
-    /// Pages of a collection, following `@odata.nextLink` until the end.
-    /// Nothing is requested until the stream is polled, and nothing after it
-    /// is dropped.
-    pub fn pages(
-        &self,
-        req: GraphRequest,
-    ) -> impl Stream<Item = Result<Page, GraphError>> + Send + 'static {
-        paging::pages(self.clone(), req)
+    pub(crate) fn max_pages(&self) -> u64 {
+        self.inner.max_pages
     }
 
-    /// Items of every page of a collection, in order.
-    pub fn items(
-        &self,
-        req: GraphRequest,
-    ) -> impl Stream<Item = Result<Value, GraphError>> + Send + 'static {
-        paging::items(self.clone(), req)
+    /// The absolute URL of a request's first page.
+    pub(crate) fn first_url(&self, req: &GraphRequest) -> Result<String, GraphError> {
+        let rel = req
+            .relative_url()
+            .map_err(|message| GraphError::InvalidId {
+                endpoint: req.class.describe(),
+                message,
+            })?;
+        Ok(format!(
+            "{}/v1.0/{}",
+            self.inner.identity.graph_endpoint, rel
+        ))
     }
 
-    fn resolve_link(&self, link: &str) -> Result<String, GraphError> {
+    /// A URL as it may be shown in logs and errors: the path after the
+    /// Graph host, with the values of paging and delta tokens elided (they
+    /// are opaque, long, and grant a continuation) and any echo of our
+    /// credentials redacted.
+    pub(crate) fn loggable(&self, url: &str) -> String {
+        let rest = url
+            .strip_prefix(&self.inner.identity.graph_endpoint)
+            .unwrap_or(url);
+        let (path, query) = match rest.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (rest, None),
+        };
+        let mut out = path.to_string();
+        if let Some(q) = query {
+            for (i, pair) in q.split('&').enumerate() {
+                out.push(if i == 0 { '?' } else { '&' });
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let name = percent_encoding::percent_decode_str(k).decode_utf8_lossy();
+                if name.to_ascii_lowercase().contains("token") {
+                    out.push_str(k);
+                    out.push_str("=...");
+                } else {
+                    out.push_str(k);
+                    if pair.contains('=') {
+                        out.push('=');
+                        out.push_str(v);
+                    }
+                }
+            }
+        }
+        self.redacted(&out)
+    }
+
+    pub(crate) fn resolve_link(&self, link: &str) -> Result<String, GraphError> {
         crate::links::resolve_link(
             &self.inner.identity.graph_endpoint,
             &self.inner.cloud_graph_host,
@@ -322,171 +328,215 @@ impl GraphClient {
         excerpt(body, &refs)
     }
 
-    async fn execute(
-        &self,
-        class: EndpointClass,
-        scope: &Scope,
-        message_id: Option<&str>,
-        url: &str,
-        prefer: &[String],
-    ) -> Result<Page, GraphError> {
-        let policy = &self.inner.retry;
-        // The retry budget starts when the first attempt is sent: time spent
-        // queued behind our own pacing is not the server's doing.
-        let mut started: Option<Instant> = None;
-        let mut attempt: u32 = 0;
+    fn redacted(&self, text: &str) -> String {
+        let secrets = self.secrets();
+        let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        crate::secret::redact(text, &refs)
+    }
+
+    /// Sends one request with retries. Every transient failure (429,
+    /// 503/504/509, a missed deadline, a network error, a garbled body)
+    /// spends from one budget (`RetryPolicy`); a 401 gets one token refresh
+    /// on top of it.
+    pub(crate) async fn execute(&self, target: Target<'_>) -> Result<Page, GraphError> {
+        let class = target.class;
+        let mut budget = Budget::new(&self.inner.retry);
         let mut refreshed_after_401 = false;
-        let mut decode_failures = 0u32;
         loop {
-            attempt += 1;
-            let paced = self.inner.pacer.acquire(class, scope).await;
+            let paced = self.inner.pacer.acquire(class, target.scope).await;
             if !paced.is_zero() {
                 self.sinks.each(|s| s.pacing_wait(paced));
             }
-            let started = *started.get_or_insert_with(Instant::now);
-            let outcome = self.attempt(class, scope, message_id, url, prefer).await?;
-            let (retry_wait, give_up): (Duration, GraphError) = match outcome {
-                Attempt::Done(result) => return result,
-                Attempt::Unauthorized { generation, detail } => {
-                    self.sinks.each(|s| s.unauthorized());
-                    if refreshed_after_401 {
-                        return Err(GraphError::Unauthorized {
-                            endpoint: class.describe(),
-                            hint: unauthorized_hint(class),
-                            detail,
-                        });
+            let attempt = budget.begin_attempt();
+            let deadline = budget.attempt_deadline(self.inner.request_timeout);
+            let sent = Instant::now();
+            let outcome = self.attempt(&target, deadline).await?;
+            let ms = sent.elapsed().as_millis() as u64;
+            let (status, server_wait, give_up): (String, Option<Duration>, GraphError) =
+                match outcome {
+                    Attempt::Done(result) => {
+                        let status = match &result {
+                            Ok(_) => "200".to_string(),
+                            Err(e) => e.status().map_or_else(|| "error".into(), |s| s.to_string()),
+                        };
+                        self.log_request(&target, &status, attempt, ms, paced, Duration::ZERO);
+                        return result;
                     }
-                    // The token may have been revoked or expired early on the
-                    // server side: get a new one and try once more.
-                    refreshed_after_401 = true;
-                    self.inner.token.invalidate(generation);
-                    self.sinks.each(|s| s.retry());
-                    attempt -= 1;
-                    continue;
-                }
-                Attempt::Retryable {
-                    status,
-                    retry_after,
-                } => {
-                    self.sinks.each(|s| {
-                        if status == 429 {
-                            s.throttled()
-                        } else {
-                            s.unavailable()
+                    Attempt::Unauthorized { generation, detail } => {
+                        self.log_request(&target, "401", attempt, ms, paced, Duration::ZERO);
+                        self.sinks.each(|s| s.unauthorized());
+                        if refreshed_after_401 {
+                            return Err(GraphError::Unauthorized {
+                                endpoint: class.describe(),
+                                hint: unauthorized_hint(class),
+                                detail,
+                            });
                         }
-                    });
-                    let wait = match retry_after {
-                        Some(d) => d,
-                        None => policy.backoff(attempt, &mut jitter_rng()),
-                    };
-                    if status == 429 && retry_after.is_some() {
-                        self.inner
-                            .pacer
-                            .hold_until(class, scope, Instant::now() + wait);
+                        // The token may have been revoked or expired early on the
+                        // server side: get a new one and try once more.
+                        refreshed_after_401 = true;
+                        self.inner.token.invalidate(generation);
+                        self.sinks.each(|s| s.retry());
+                        budget.refund();
+                        continue;
                     }
-                    (
-                        wait,
-                        GraphError::Throttled {
-                            endpoint: class.describe(),
-                            attempts: attempt,
-                            elapsed: started.elapsed(),
-                            last_status: status,
-                        },
-                    )
-                }
-                Attempt::Transport(message) => {
-                    self.sinks.each(|s| s.transport_error());
-                    (
-                        policy.backoff(attempt, &mut jitter_rng()),
-                        GraphError::Transport {
-                            endpoint: class.describe(),
-                            attempts: attempt,
-                            message,
-                        },
-                    )
-                }
-                Attempt::Decode { reason, excerpt } => {
-                    self.sinks.each(|s| s.decode_error());
-                    decode_failures += 1;
-                    let err = GraphError::Decode {
-                        endpoint: class.describe(),
-                        reason,
-                        excerpt,
-                    };
-                    // A garbled body is usually a truncated transfer; two more
-                    // tries are plenty, a persistent problem will not go away.
-                    if decode_failures > 2 {
-                        return Err(err);
+                    Attempt::Retryable {
+                        status,
+                        retry_after,
+                    } => {
+                        self.sinks.each(|s| {
+                            if status == 429 {
+                                s.throttled()
+                            } else {
+                                s.unavailable()
+                            }
+                        });
+                        (
+                            status.to_string(),
+                            retry_after,
+                            GraphError::Throttled {
+                                endpoint: class.describe(),
+                                attempts: attempt,
+                                elapsed: budget.elapsed(),
+                                last_status: status,
+                            },
+                        )
                     }
-                    (policy.backoff(attempt, &mut jitter_rng()), err)
-                }
+                    Attempt::Deadline(deadline) => {
+                        // Counted and retried as the 504 a gateway would have sent.
+                        self.sinks.each(|s| s.unavailable());
+                        (
+                            "deadline".to_string(),
+                            None,
+                            GraphError::Deadline {
+                                endpoint: class.describe(),
+                                attempts: attempt,
+                                deadline,
+                                elapsed: budget.elapsed(),
+                            },
+                        )
+                    }
+                    Attempt::Transport(message) => {
+                        self.sinks.each(|s| s.transport_error());
+                        (
+                            "network error".to_string(),
+                            None,
+                            GraphError::Transport {
+                                endpoint: class.describe(),
+                                attempts: attempt,
+                                message,
+                            },
+                        )
+                    }
+                    Attempt::Decode { reason, excerpt } => {
+                        self.sinks.each(|s| s.decode_error());
+                        (
+                            "200 garbled".to_string(),
+                            None,
+                            GraphError::Decode {
+                                endpoint: class.describe(),
+                                reason,
+                                excerpt,
+                            },
+                        )
+                    }
+                };
+            let Some(wait) = budget.next_wait(server_wait) else {
+                self.log_request(&target, &status, attempt, ms, paced, Duration::ZERO);
+                return Err(with_final_elapsed(give_up, budget.elapsed()));
             };
-            if attempt >= policy.max_attempts || started.elapsed() + retry_wait > policy.max_elapsed
-            {
-                return Err(match give_up {
-                    GraphError::Throttled {
-                        endpoint,
-                        attempts,
-                        last_status,
-                        ..
-                    } => GraphError::Throttled {
-                        endpoint,
-                        attempts,
-                        elapsed: started.elapsed(),
-                        last_status,
-                    },
-                    other => other,
-                });
-            }
-            tracing::debug!(
-                endpoint = class.as_str(),
-                attempt,
-                wait_ms = retry_wait.as_millis() as u64,
-                "retrying Graph request"
+            // 429 / 503 / 504 (and missed deadlines, retried like a 504) are
+            // the server's doing and count as throttle time; backoff after a
+            // network or decode failure does not.
+            let server_side = matches!(
+                give_up,
+                GraphError::Throttled { .. } | GraphError::Deadline { .. }
             );
-            // Only waits the server asked for (429 / 503 / 504) count as
-            // throttle time; backoff after a network failure is not throttling.
-            let server_wait = matches!(give_up, GraphError::Throttled { .. });
+            let throttle_wait = if server_side { wait } else { Duration::ZERO };
+            self.log_request(&target, &status, attempt, ms, paced, throttle_wait);
+            if let GraphError::Throttled {
+                last_status: 429, ..
+            } = give_up
+                && server_wait.is_some()
+            {
+                self.inner
+                    .pacer
+                    .hold_until(class, target.scope, Instant::now() + wait);
+            }
             self.sinks.each(|s| {
                 s.retry();
-                if server_wait {
-                    s.throttle_wait(retry_wait);
+                if server_side {
+                    s.throttle_wait(wait);
                 }
             });
-            tokio::time::sleep(retry_wait).await;
+            tokio::time::sleep(wait).await;
         }
     }
 
-    /// Sends one request and classifies the outcome. Errors returned with
-    /// `?` (token failures) end the retry loop.
+    /// The request log: one line per HTTP request sent to Graph, at debug
+    /// level (`--verbose`, or `RUST_LOG=graph_client=debug`). Never holds a
+    /// token or secret: the path goes through [`loggable`](Self::loggable).
+    fn log_request(
+        &self,
+        target: &Target<'_>,
+        status: &str,
+        attempt: u32,
+        ms: u64,
+        paced: Duration,
+        throttle_wait: Duration,
+    ) {
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
+        tracing::debug!(
+            status,
+            page = target.page,
+            attempt,
+            ms,
+            paced_ms = paced.as_millis() as u64,
+            throttle_wait_ms = throttle_wait.as_millis() as u64,
+            "GET {}",
+            self.loggable(&target.url)
+        );
+    }
+
+    /// Sends one request under a total deadline and classifies the
+    /// outcome. Errors returned with `?` (token failures) end the retry loop.
     async fn attempt(
         &self,
-        class: EndpointClass,
-        scope: &Scope,
-        message_id: Option<&str>,
-        url: &str,
-        prefer: &[String],
+        target: &Target<'_>,
+        deadline: Duration,
     ) -> Result<Attempt, GraphError> {
         let token = self.token().await?;
+        self.sinks.each(|s| s.request(target.class));
+        // Connecting, the headers and the whole body: a server trickling
+        // one byte at a time never trips the read timeout, this bounds it.
+        match tokio::time::timeout(deadline, self.exchange(target, &token)).await {
+            Ok(outcome) => Ok(outcome),
+            Err(_) => Ok(Attempt::Deadline(deadline)),
+        }
+    }
+
+    async fn exchange(&self, target: &Target<'_>, token: &crate::token::CachedToken) -> Attempt {
+        let class = target.class;
         let mut rb = self
             .inner
             .http
-            .get(url)
+            .get(&target.url)
             .bearer_auth(token.token.expose())
             .header(reqwest::header::ACCEPT, "application/json");
-        if !prefer.is_empty() {
-            rb = rb.header("Prefer", prefer.join(", "));
+        if !target.prefer.is_empty() {
+            rb = rb.header("Prefer", target.prefer.join(", "));
         }
-        self.sinks.each(|s| s.request(class));
         let resp = match rb.send().await {
             Ok(r) => r,
             Err(e) if e.is_builder() => {
-                return Ok(Attempt::Done(Err(GraphError::InvalidId {
+                return Attempt::Done(Err(GraphError::InvalidId {
                     endpoint: class.describe(),
                     message: format!("the request URL could not be built: {e}"),
-                })));
+                }));
             }
-            Err(e) => return Ok(Attempt::Transport(describe_reqwest(&e))),
+            Err(e) => return Attempt::Transport(describe_reqwest(&e)),
         };
         let status = resp.status().as_u16();
         // Graph's request id is what Microsoft support asks for; it goes
@@ -503,51 +553,81 @@ impl GraphClient {
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
         let body = match read_capped(resp, MAX_BODY).await {
             Ok(b) => b,
-            Err(BodyError::Transport(e)) => return Ok(Attempt::Transport(describe_reqwest(&e))),
+            Err(BodyError::Transport(e)) => return Attempt::Transport(describe_reqwest(&e)),
             Err(BodyError::TooLarge) => {
                 // Not retried: the same request would bring the same body.
-                return Ok(Attempt::Done(Err(GraphError::Decode {
+                return Attempt::Done(Err(GraphError::Decode {
                     endpoint: class.describe(),
                     reason: format!(
                         "the reply is larger than {} MiB; request smaller pages ($top) or do not expand replies",
                         MAX_BODY >> 20
                     ),
                     excerpt: "(not kept: over the size cap)".to_string(),
-                })));
+                }));
             }
         };
         self.sinks.each(|s| s.bytes(body.len() as u64));
         if (200..300).contains(&status) {
-            return Ok(match parse_page(class, &body) {
+            return match parse_page(class, &body) {
                 Ok(page) => Attempt::Done(Ok(page)),
                 Err(reason) => Attempt::Decode {
                     reason,
                     excerpt: self.excerpt(&body),
                 },
-            });
+            };
         }
         if status == 401 {
             let (code, message) = error_code_message(&body);
             let detail = self.excerpt(format!("{code}: {message}").as_bytes());
-            return Ok(Attempt::Unauthorized {
+            return Attempt::Unauthorized {
                 generation: token.generation,
                 detail,
-            });
+            };
         }
         if is_retryable_status(status) {
-            return Ok(Attempt::Retryable {
+            return Attempt::Retryable {
                 status,
                 retry_after,
-            });
+            };
         }
-        Ok(Attempt::Done(Err(map_error(
+        Attempt::Done(Err(map_error(
             class,
-            scope,
-            message_id,
+            target.scope,
+            target.message_id,
             status,
             &body,
             request_id.as_deref(),
             &|b| self.excerpt(b),
-        ))))
+        )))
+    }
+}
+
+/// The error to report when the budget is spent, with the time really
+/// spent (the variant was built before the last wait was decided).
+fn with_final_elapsed(e: GraphError, elapsed: Duration) -> GraphError {
+    match e {
+        GraphError::Throttled {
+            endpoint,
+            attempts,
+            last_status,
+            ..
+        } => GraphError::Throttled {
+            endpoint,
+            attempts,
+            elapsed,
+            last_status,
+        },
+        GraphError::Deadline {
+            endpoint,
+            attempts,
+            deadline,
+            ..
+        } => GraphError::Deadline {
+            endpoint,
+            attempts,
+            deadline,
+            elapsed,
+        },
+        other => other,
     }
 }

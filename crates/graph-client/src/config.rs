@@ -29,7 +29,62 @@ pub struct GraphConfig {
     pub connect_timeout: Duration,
     /// Longest silence while reading a response.
     pub read_timeout: Duration,
+    /// Total deadline of one attempt: connecting, the headers and the
+    /// whole body. A server that trickles a byte at a time never trips
+    /// `read_timeout`; this bounds it. A missed deadline is retried like a
+    /// 504 Gateway Timeout. Default [`DEFAULT_REQUEST_TIMEOUT`].
+    pub request_timeout: Duration,
+    /// Most pages one `@odata.nextLink` chain may have before the client
+    /// stops with an error. Default [`DEFAULT_MAX_PAGES`].
+    pub max_pages: u64,
+    /// Accept an `https://` authority host that is none of Microsoft's
+    /// sign-in hosts. Off by default: the client secret goes to that host,
+    /// so a typo or a hostile config must not be able to redirect it.
+    pub allow_custom_authority: bool,
 }
+
+/// Default per-attempt deadline: 100 s, the `HttpClient.Timeout` default
+/// of .NET that the Microsoft Graph SDKs inherit (learn.microsoft.com,
+/// "HttpClient.Timeout Property"), so a request Graph itself would still
+/// answer is never cut short by us. The largest page we ask for (50 posts
+/// with up to 1000 inline replies, see `body::MAX_BODY`) arrives well
+/// within it on any working connection.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(100);
+
+/// Default page cap of one nextLink chain. Derived from Microsoft's
+/// documented limits ("Limits and specifications for Microsoft Teams",
+/// learn.microsoft.com/microsoftteams/limits-specifications-teams) and
+/// the page sizes of the Graph v1.0 reference pages (learn.microsoft.com/
+/// graph/api/group-list, team-list-members, channel-list-messages,
+/// chatmessage-list-replies, chatmessage-delta):
+/// - the longest bounded collection is a tenant's teams: at most 500,000
+///   teams per organisation; `GET /groups` serves 100 per page by default
+///   (`GET /teams` documents no page size), 5,000 pages;
+/// - members: 25,000 per team at 100 per page (maximum 999), 250 pages;
+///   channels: 1,000 per team, a few pages;
+/// - channel messages have no documented count; their pages hold at most
+///   50 (`$top` maximum of list, replies and delta). 100,000 pages is 5
+///   million posts in one channel (or one team's export), and at
+///   Microsoft's documented 1 request per second per channel it is more
+///   than 27 hours of reading that single chain.
+///
+/// So 100,000 pages is 20 times the longest bounded chain and beyond any
+/// channel a session reads in one go, while a server that hands out
+/// endless fresh links is stopped instead of streaming forever. Tables
+/// read with a tiny `page_size` may need it raised.
+pub const DEFAULT_MAX_PAGES: u64 = 100_000;
+
+/// Microsoft's sign-in hosts: the national clouds' authority hosts
+/// (`Cloud::authority_host`), the China host named by the Graph
+/// deployments page, and the global cloud's historical aliases.
+const MICROSOFT_AUTHORITY_HOSTS: [&str; 6] = [
+    "login.microsoftonline.com",
+    "login.microsoftonline.us",
+    "login.partner.microsoftonline.cn",
+    "login.chinacloudapi.cn",
+    "login.windows.net",
+    "login.microsoft.com",
+];
 
 impl GraphConfig {
     /// Global cloud, Microsoft's limits, default retry bounds and timeouts.
@@ -50,6 +105,9 @@ impl GraphConfig {
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_pages: DEFAULT_MAX_PAGES,
+            allow_custom_authority: false,
         }
     }
 
@@ -132,13 +190,57 @@ impl GraphConfig {
         self
     }
 
-    /// The token service base URL actually used (validated).
+    /// Total deadline of each attempt (see [`GraphConfig::request_timeout`]).
+    pub fn with_request_timeout(mut self, deadline: Duration) -> Self {
+        self.request_timeout = deadline;
+        self
+    }
+
+    /// Page cap of one nextLink chain (see [`GraphConfig::max_pages`]).
+    pub fn with_max_pages(mut self, max_pages: u64) -> Self {
+        self.max_pages = max_pages;
+        self
+    }
+
+    /// Accept an authority host that is not Microsoft's (see
+    /// [`GraphConfig::allow_custom_authority`]).
+    pub fn with_custom_authority_allowed(mut self, allowed: bool) -> Self {
+        self.allow_custom_authority = allowed;
+        self
+    }
+
+    /// The token service base URL actually used (validated): one of
+    /// Microsoft's sign-in hosts, a loopback address (simulators, local
+    /// proxies), or any https host when `allow_custom_authority` is set.
     pub fn effective_authority(&self) -> Result<String, GraphError> {
         let raw = self
             .authority_host
             .clone()
             .unwrap_or_else(|| self.cloud.authority_host().to_string());
-        checked_base_url(&raw, "authority host")
+        let base = checked_base_url(&raw, "authority host")?;
+        if self.allow_custom_authority {
+            return Ok(base);
+        }
+        let url = url::Url::parse(&base)
+            .map_err(|e| GraphError::config(format!("authority host '{base}': {e}")))?;
+        let known = match url.host() {
+            Some(url::Host::Domain(d)) => {
+                d.eq_ignore_ascii_case("localhost")
+                    || MICROSOFT_AUTHORITY_HOSTS
+                        .iter()
+                        .any(|h| d.eq_ignore_ascii_case(h))
+            }
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+            None => false,
+        };
+        if !known {
+            return Err(GraphError::config(format!(
+                "authority host '{base}' is not a Microsoft sign-in host ({}) nor loopback; the client secret would be sent to it. Check for a typo; if this host really is your identity provider, allow it explicitly (allow_custom_authority, --allow-custom-authority)",
+                MICROSOFT_AUTHORITY_HOSTS.join(", ")
+            )));
+        }
+        Ok(base)
     }
 
     /// The Graph base URL actually used (validated, no trailing slash, no `/v1.0`).
@@ -156,7 +258,9 @@ impl GraphConfig {
         self.scope.clone().unwrap_or_else(|| self.cloud.scope())
     }
 
-    pub(crate) fn validate(&self) -> Result<(), GraphError> {
+    /// Checks the whole configuration without building a client, so that
+    /// a caller can tell bad settings (usage errors) from failures later.
+    pub fn validate(&self) -> Result<(), GraphError> {
         if self.tenant_id.trim().is_empty() {
             return Err(GraphError::config(
                 "tenant id is empty: set AZURE_TENANT_ID",
@@ -171,6 +275,12 @@ impl GraphConfig {
             return Err(GraphError::config(
                 "client secret is empty: set AZURE_CLIENT_SECRET",
             ));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(GraphError::config("request_timeout must be more than zero"));
+        }
+        if self.max_pages == 0 {
+            return Err(GraphError::config("max_pages must be at least 1"));
         }
         if self.retry.max_attempts == 0 {
             return Err(GraphError::config("retry.max_attempts must be at least 1"));
@@ -285,6 +395,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("AZURE_CLIENT_ID") && err.contains("AZURE_CLIENT_SECRET"));
+    }
+
+    #[test]
+    fn custom_authority_needs_explicit_consent() {
+        let cfg = GraphConfig::new("t", "c", Secret::new("s"));
+        for host in [
+            "https://login.microsoftonline.us",
+            "LOGIN.MICROSOFTONLINE.COM",
+            "http://127.0.0.1:9",
+            "https://[::1]:8443",
+        ] {
+            let c = cfg.clone().with_authority_host(host);
+            assert!(c.effective_authority().is_ok(), "{host}");
+        }
+        for host in [
+            "https://login.microsoftonline.co",
+            "https://login.microsoftonline.com.evil.example",
+            "https://idp.example",
+        ] {
+            let c = cfg.clone().with_authority_host(host);
+            let err = c.effective_authority().unwrap_err().to_string();
+            assert!(err.contains("--allow-custom-authority"), "{err}");
+            assert!(
+                c.with_custom_authority_allowed(true)
+                    .effective_authority()
+                    .is_ok(),
+                "{host}"
+            );
+        }
     }
 
     #[test]

@@ -129,6 +129,29 @@ pub enum GraphError {
         message: String,
     },
 
+    /// A chain of `@odata.nextLink`s that cannot be a real Graph collection:
+    /// a link came back that the chain had already followed (a loop), or
+    /// the chain ran past the page cap (`GraphConfig::max_pages`).
+    #[error("paging {endpoint} stopped: {reason}")]
+    Paging {
+        endpoint: &'static str,
+        reason: String,
+    },
+
+    /// No complete answer within the per-request deadline, through the
+    /// retries. Retried like a 504 Gateway Timeout, and counted as one.
+    #[error(
+        "{endpoint} sent no complete answer within the {:.1} s deadline per request (treated like 504 Gateway Timeout): gave up after {attempts} attempts over {:.1} s; check the network or proxy, or raise the deadline (request_timeout, --request-timeout) if replies are legitimately that slow",
+        deadline.as_secs_f64(),
+        elapsed.as_secs_f64()
+    )]
+    Deadline {
+        endpoint: &'static str,
+        attempts: u32,
+        deadline: Duration,
+        elapsed: Duration,
+    },
+
     /// A nextLink or deltaLink that points outside the configured Graph host;
     /// following it would send the access token elsewhere.
     #[error("refusing to follow link to {link_origin}: it is not the configured Graph endpoint")]
@@ -159,6 +182,7 @@ impl GraphError {
             GraphError::Forbidden { .. } => Some(403),
             GraphError::NotFound { .. } => Some(404),
             GraphError::Throttled { last_status, .. } => Some(*last_status),
+            GraphError::Deadline { .. } => Some(504),
             GraphError::ExportUnavailable { status, .. } => Some(*status),
             GraphError::Http { status, .. } => Some(*status),
             GraphError::ResyncRequired { .. } => None,
@@ -179,6 +203,24 @@ pub(crate) fn unauthorized_hint(class: EndpointClass) -> String {
         EndpointClass::MembersList => "this is a documented known issue for newly created tenants on the members endpoint; otherwise check that the token's cloud matches the Graph endpoint".to_string(),
         _ => "check that the token's cloud matches the Graph endpoint (tokens do not work across national clouds) and that admin consent was granted".to_string(),
     }
+}
+
+/// A reqwest error with its causes ("connection reset by peer" is usually
+/// only in the source chain). URLs are kept: the client never puts
+/// credentials in them (the token travels in a header, the secret in a
+/// request body).
+pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !msg.contains(&t) {
+            msg.push_str(": ");
+            msg.push_str(&t);
+        }
+        src = s.source();
+    }
+    msg
 }
 
 /// A short, single-line excerpt of a body for error messages.

@@ -1,169 +1,200 @@
-//! Pages of Graph collections and the streams that walk them.
+//! The streams that walk `@odata.nextLink` chains, and the guard that stops
+//! a chain no real Graph collection could produce.
 
-use futures::Stream;
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
 use serde_json::Value;
 
-use crate::client::GraphClient;
+use crate::client::{GraphClient, Target};
 use crate::error::GraphError;
-use crate::request::{EndpointClass, GraphRequest};
+use crate::page::Page;
+use crate::request::{EndpointClass, GraphRequest, Scope};
 
-/// One response from Graph.
-///
-/// For collection endpoints `items` is the `value` array; for single-object
-/// endpoints (get team / channel / message) it holds that one object.
-/// Items are kept as JSON as served, so annotations such as
-/// `replies@odata.nextLink` and `replies@odata.count` stay on each message.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Page {
-    pub items: Vec<Value>,
-    /// `@odata.nextLink`: the whole URL of the next page.
-    pub next_link: Option<String>,
-    /// `@odata.deltaLink`: where the next delta round starts.
-    pub delta_link: Option<String>,
-    /// `@odata.count`, when present (first page only for some resources).
-    pub count: Option<u64>,
-    /// Body size in bytes.
-    pub bytes: usize,
+/// The URLs one chain has requested, and how many. Graph's links only move
+/// forward, so a link seen before is a loop (A -> B -> A as much as A -> A),
+/// and a chain longer than `max_pages` is a server handing out endless
+/// fresh links. Both end the chain with an error naming the endpoint,
+/// before the repeated or surplus page is fetched: no duplicate rows reach
+/// the caller.
+pub(crate) struct Chain {
+    endpoint: &'static str,
+    max_pages: u64,
+    pages: u64,
+    /// 64-bit hashes of the resolved URLs: 8 bytes a page whatever the
+    /// link length (800 KB at the default cap). SipHash with fixed keys; a
+    /// collision (odds about 1e-9 at 100,000 pages) would stop a chain
+    /// with an error, never lose or repeat rows silently.
+    seen: HashSet<u64>,
 }
 
-/// Turns a response body into a page, or says why it is not one.
-pub(crate) fn parse_page(class: EndpointClass, body: &[u8]) -> Result<Page, String> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
-    let Value::Object(mut obj) = value else {
-        return Err("expected a JSON object".to_string());
-    };
-    let link =
-        |obj: &serde_json::Map<String, Value>, key: &str| -> Result<Option<String>, String> {
-            match obj.get(key) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(format!("{key} is not a string")),
-            }
-        };
-    let next_link = link(&obj, "@odata.nextLink")?;
-    let delta_link = link(&obj, "@odata.deltaLink")?;
-    let count = match obj.get("@odata.count") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_u64()
-                .ok_or_else(|| "@odata.count is not a non-negative integer".to_string())?,
-        ),
-    };
-    let items = if class.is_collection() {
-        match obj.remove("value") {
-            Some(Value::Array(items)) => items,
-            Some(_) => return Err("\"value\" is not an array".to_string()),
-            None => return Err("no \"value\" array in a collection reply".to_string()),
+impl Chain {
+    pub(crate) fn new(class: EndpointClass, max_pages: u64) -> Chain {
+        Chain {
+            endpoint: class.describe(),
+            max_pages,
+            pages: 0,
+            seen: HashSet::new(),
         }
-    } else {
-        vec![Value::Object(obj)]
-    };
-    Ok(Page {
-        items,
-        next_link,
-        delta_link,
-        count,
-        bytes: body.len(),
-    })
+    }
+
+    /// Admits the next URL of the chain; returns its page number (1-based).
+    pub(crate) fn admit(
+        &mut self,
+        url: &str,
+        shown: &dyn Fn(&str) -> String,
+    ) -> Result<u64, GraphError> {
+        let mut h = DefaultHasher::new();
+        url.hash(&mut h);
+        if !self.seen.insert(h.finish()) {
+            return Err(GraphError::Paging {
+                endpoint: self.endpoint,
+                reason: format!(
+                    "@odata.nextLink after page {} points at a page this chain already read ({}); the server is looping, stopping instead of returning duplicate rows",
+                    self.pages,
+                    shown(url)
+                ),
+            });
+        }
+        if self.pages >= self.max_pages {
+            return Err(GraphError::Paging {
+                endpoint: self.endpoint,
+                reason: format!(
+                    "still more pages after {} (the page cap, max_pages), which is beyond any collection Graph documents; if the collection really is that large (or page_size is very small), raise it (--max-pages, profile key max_pages)",
+                    self.max_pages
+                ),
+            });
+        }
+        self.pages += 1;
+        Ok(self.pages)
+    }
 }
 
 /// Where the next request of a stream goes.
 enum Next {
     First,
     Link(String),
-    Fail(GraphError),
     Done,
 }
 
-/// A stream of pages that follows `@odata.nextLink`.
-///
-/// Lazy: a request is only sent when the consumer polls for the next page,
-/// so dropping the stream stops all traffic. After an error the stream
-/// ends.
-pub(crate) fn pages(
+/// The state of one page stream: what it continues, and its chain guard.
+struct Walk {
     client: GraphClient,
-    req: GraphRequest,
+    /// The request whose class, scope and `Prefer` headers every page uses.
+    like: Arc<GraphRequest>,
+    chain: Chain,
+}
+
+impl Walk {
+    async fn fetch(&mut self, next: &Next) -> Result<Page, GraphError> {
+        let url = match next {
+            Next::First => self.client.first_url(&self.like)?,
+            Next::Link(link) => self.client.resolve_link(link)?,
+            Next::Done => unreachable!("a finished stream is not polled for pages"),
+        };
+        let page = self.chain.admit(&url, &|u| self.client.loggable(u))?;
+        self.client
+            .execute(Target::continuing(&self.like, url, page))
+            .await
+    }
+}
+
+fn walk(
+    client: GraphClient,
+    like: GraphRequest,
+    first: Next,
 ) -> impl Stream<Item = Result<Page, GraphError>> + Send + 'static {
-    let req = std::sync::Arc::new(req);
-    futures::stream::unfold(Next::First, move |next| {
-        let client = client.clone();
-        let req = req.clone();
-        async move {
-            let result = match &next {
-                Next::Done => return None,
-                Next::Fail(e) => return Some((Err(e.clone()), Next::Done)),
-                Next::First => client.get_page(&req).await,
-                Next::Link(url) => client.follow_like(&req, url).await,
-            };
-            match result {
-                Ok(page) => {
-                    let next = match &page.next_link {
-                        // A server that hands back the link just followed
-                        // would keep the stream going forever: deliver this
-                        // page, then end with an error.
-                        Some(link) if matches!(&next, Next::Link(cur) if cur == link) => {
-                            Next::Fail(GraphError::Decode {
-                                endpoint: req.class.describe(),
-                                reason: "@odata.nextLink points at the page just read; stopping instead of looping".into(),
-                                excerpt: link.chars().take(200).collect(),
-                            })
-                        }
-                        Some(link) => Next::Link(link.clone()),
-                        None => Next::Done,
-                    };
-                    Some((Ok(page), next))
-                }
-                Err(e) => Some((Err(e), Next::Done)),
+    let max_pages = client.max_pages();
+    let chain = Chain::new(like.class, max_pages);
+    let walk = Walk {
+        client,
+        like: Arc::new(like),
+        chain,
+    };
+    futures::stream::unfold((walk, first), |(mut walk, next)| async move {
+        if matches!(next, Next::Done) {
+            return None;
+        }
+        match walk.fetch(&next).await {
+            Ok(page) => {
+                let after = match &page.next_link {
+                    Some(link) => Next::Link(link.clone()),
+                    None => Next::Done,
+                };
+                Some((Ok(page), (walk, after)))
             }
+            // After an error the stream ends.
+            Err(e) => Some((Err(e), (walk, Next::Done))),
         }
     })
 }
 
-/// The items of every page, in order.
-pub(crate) fn items(
-    client: GraphClient,
-    req: GraphRequest,
-) -> impl Stream<Item = Result<Value, GraphError>> + Send + 'static {
-    use futures::StreamExt;
-    pages(client, req).flat_map(|page| {
-        let items: Vec<Result<Value, GraphError>> = match page {
-            Ok(p) => p.items.into_iter().map(Ok).collect(),
-            Err(e) => vec![Err(e)],
-        };
-        futures::stream::iter(items)
-    })
+impl GraphClient {
+    /// Pages of a collection, following `@odata.nextLink` until the end.
+    /// Nothing is requested until the stream is polled, and nothing after
+    /// it is dropped. A looping or endless chain ends with
+    /// [`GraphError::Paging`].
+    pub fn pages(
+        &self,
+        req: GraphRequest,
+    ) -> impl Stream<Item = Result<Page, GraphError>> + Send + 'static {
+        walk(self.clone(), req, Next::First)
+    }
+
+    /// Pages reached from a link Graph returned (`replies@odata.nextLink`,
+    /// or the nextLink of a first page fetched by hand), followed to the
+    /// end with the same guard as [`pages`](Self::pages). Message classes
+    /// send `Prefer: include-unknown-enum-members`, as [`follow`](Self::follow) does.
+    pub fn follow_pages(
+        &self,
+        class: EndpointClass,
+        scope: Scope,
+        link: String,
+    ) -> impl Stream<Item = Result<Page, GraphError>> + Send + 'static {
+        walk(
+            self.clone(),
+            GraphRequest::continuation(class, scope),
+            Next::Link(link),
+        )
+    }
+
+    /// Items of every page of a collection, in order.
+    pub fn items(
+        &self,
+        req: GraphRequest,
+    ) -> impl Stream<Item = Result<Value, GraphError>> + Send + 'static {
+        self.pages(req).flat_map(|page| {
+            let items: Vec<Result<Value, GraphError>> = match page {
+                Ok(p) => p.items.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            futures::stream::iter(items)
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn parses_collection_with_annotations() {
-        let body = br#"{"@odata.context":"x","@odata.count":3,"value":[{"id":"1","replies@odata.nextLink":"https://g/next","replies":[]}],"@odata.nextLink":"https://g/v1.0/teams?$skiptoken=a"}"#;
-        let p = parse_page(EndpointClass::MessagesList, body).unwrap();
-        assert_eq!(p.items.len(), 1);
-        assert_eq!(p.items[0]["replies@odata.nextLink"], "https://g/next");
-        assert_eq!(p.count, Some(3));
-        assert_eq!(
-            p.next_link.as_deref(),
-            Some("https://g/v1.0/teams?$skiptoken=a")
-        );
-        assert_eq!(p.bytes, body.len());
+    fn shown(u: &str) -> String {
+        u.to_string()
     }
 
     #[test]
-    fn empty_page_with_next_link_and_delta() {
-        let p = parse_page(
-            EndpointClass::MessagesDelta,
-            br#"{"value":[],"@odata.deltaLink":"https://g/d"}"#,
-        )
-        .unwrap();
-        assert!(p.items.is_empty());
-        assert_eq!(p.delta_link.as_deref(), Some("https://g/d"));
-        assert!(parse_page(EndpointClass::TeamsList, br#"{"x":1}"#).is_err());
-        assert!(parse_page(EndpointClass::TeamsList, br#"{"value":[1"#).is_err());
-        let single = parse_page(EndpointClass::TeamGet, br#"{"id":"t"}"#).unwrap();
-        assert_eq!(single.items, vec![serde_json::json!({"id":"t"})]);
+    fn chain_refuses_any_repeat_and_the_page_past_the_cap() {
+        let mut c = Chain::new(EndpointClass::TeamsList, 3);
+        assert_eq!(c.admit("a", &shown).unwrap(), 1);
+        assert_eq!(c.admit("b", &shown).unwrap(), 2);
+        let e = c.admit("a", &shown).unwrap_err().to_string();
+        assert!(
+            e.contains("GET /teams") && e.contains("already read"),
+            "{e}"
+        );
+        assert_eq!(c.admit("c", &shown).unwrap(), 3);
+        let e = c.admit("d", &shown).unwrap_err().to_string();
+        assert!(e.contains("GET /teams") && e.contains("max_pages"), "{e}");
     }
 }

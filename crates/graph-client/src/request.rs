@@ -226,6 +226,25 @@ impl GraphRequest {
         )
     }
 
+    /// What a bare link continues: the class and scope it belongs to, and
+    /// the `Prefer` header a link cannot carry. Message endpoints always
+    /// get `include-unknown-enum-members`, so system events read as
+    /// `systemEventMessage` on every page (the connector always asks for it).
+    pub(crate) fn continuation(class: EndpointClass, scope: Scope) -> GraphRequest {
+        let mut req = Self::new(class, scope, Vec::new());
+        if matches!(
+            class,
+            EndpointClass::MessagesList
+                | EndpointClass::MessageGet
+                | EndpointClass::RepliesList
+                | EndpointClass::MessagesDelta
+                | EndpointClass::GetAllMessages
+        ) {
+            req.prefer.push("include-unknown-enum-members".to_string());
+        }
+        req
+    }
+
     /// `GET /teams`
     pub fn list_teams() -> GraphRequest {
         Self::new(

@@ -3,8 +3,24 @@
 
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use chrono::{DateTime, Utc};
-use rand::Rng;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio::time::Instant;
+
+/// A fresh jitter source. Seeded from the clock and a counter: the jitter
+/// only has to differ between requests and processes, not be unpredictable.
+pub(crate) fn jitter_rng() -> SmallRng {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    SmallRng::seed_from_u64(t ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
 
 /// Bounds on retrying one request.
 ///
@@ -59,6 +75,77 @@ impl RetryPolicy {
             return Duration::ZERO;
         }
         Duration::from_nanos(rng.random_range(0..=nanos))
+    }
+}
+
+/// The one retry engine of the crate, used by Graph requests and by
+/// sign-in alike: it counts attempts, keeps the time budget, and decides
+/// whether and how long to wait after a transient failure. Every transient
+/// failure (429, 503/504, a missed deadline, a network error, a garbled
+/// body) spends from the same budget; the caller only says which failure
+/// it was and whether the server asked for a wait.
+pub(crate) struct Budget<'a> {
+    policy: &'a RetryPolicy,
+    max_attempts: u32,
+    /// Set when the first attempt is sent: time queued behind our own
+    /// pacing before it is not the server's doing.
+    started: Option<Instant>,
+    attempts: u32,
+}
+
+impl<'a> Budget<'a> {
+    pub(crate) fn new(policy: &'a RetryPolicy) -> Self {
+        Self::capped(policy, policy.max_attempts)
+    }
+
+    /// The same policy with fewer attempts (sign-in: a failing token
+    /// endpoint is asked at most a few times).
+    pub(crate) fn capped(policy: &'a RetryPolicy, max_attempts: u32) -> Self {
+        Budget {
+            policy,
+            max_attempts: max_attempts.clamp(1, policy.max_attempts.max(1)),
+            started: None,
+            attempts: 0,
+        }
+    }
+
+    /// Call just before sending an attempt; returns its number (1-based).
+    pub(crate) fn begin_attempt(&mut self) -> u32 {
+        self.started.get_or_insert_with(Instant::now);
+        self.attempts += 1;
+        self.attempts
+    }
+
+    /// Gives back the attempt just made: a 401 answered by a token refresh
+    /// is the client's own bookkeeping, not a server failure.
+    pub(crate) fn refund(&mut self) {
+        self.attempts = self.attempts.saturating_sub(1);
+    }
+
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.started.map(|s| s.elapsed()).unwrap_or_default()
+    }
+
+    /// The longest an attempt starting now may take: the per-request
+    /// deadline, but never past the overall budget (so a request never
+    /// runs much longer than `max_elapsed`). At least a second, so that a
+    /// nearly spent budget still lets a fast server answer.
+    pub(crate) fn attempt_deadline(&self, per_request: Duration) -> Duration {
+        let left = self.policy.max_elapsed.saturating_sub(self.elapsed());
+        per_request.min(left.max(Duration::from_secs(1)))
+    }
+
+    /// After a transient failure: how long to wait before the next attempt
+    /// (the server's `Retry-After` if it gave one, else jittered backoff),
+    /// or `None` when the attempts or the time budget are spent.
+    pub(crate) fn next_wait(&self, server_wait: Option<Duration>) -> Option<Duration> {
+        let wait = server_wait
+            .unwrap_or_else(|| self.policy.backoff(self.attempts.max(1), &mut jitter_rng()));
+        if self.attempts >= self.max_attempts || self.elapsed() + wait > self.policy.max_elapsed {
+            None
+        } else {
+            Some(wait)
+        }
     }
 }
 

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::body::{BodyError, read_capped};
-use crate::error::{GraphError, excerpt};
+use crate::error::{GraphError, describe_reqwest, excerpt};
+use crate::retry::{Budget, RetryPolicy};
 use crate::secret::Secret;
 
 /// A token and when to stop using it.
@@ -18,6 +19,9 @@ pub(crate) struct CachedToken {
     pub(crate) token: Secret,
     /// Refresh at this instant: expiry minus a margin.
     refresh_at: Instant,
+    /// The token's own expiry: until then it still works, so a refresh
+    /// that fails before it keeps the cached token in service.
+    expires_at: Instant,
     /// Increases with each fetch; a 401 only invalidates the token it was
     /// sent with, so a burst of 401s for one stale token causes one refresh.
     pub(crate) generation: u64,
@@ -174,6 +178,28 @@ impl TokenCache {
         e
     }
 
+    /// The cached token if it has not expired yet (though it may be due for
+    /// refresh): what a failed refresh falls back to, as azure-identity does.
+    fn unexpired(&self) -> Option<CachedToken> {
+        let guard = self.current.read().unwrap_or_else(|p| p.into_inner());
+        guard
+            .as_ref()
+            .filter(|t| Instant::now() < t.expires_at)
+            .cloned()
+    }
+
+    /// A failed refresh: keep serving the cached token while it is still
+    /// valid, else report the failure.
+    fn fall_back(&self, e: GraphError) -> Result<CachedToken, GraphError> {
+        match self.unexpired() {
+            Some(t) => {
+                tracing::debug!("token refresh failed, the cached token is still valid: {e}");
+                Ok(t)
+            }
+            None => Err(e),
+        }
+    }
+
     /// The current token, if any, for scrubbing error text.
     pub(crate) fn current_token(&self) -> Option<Secret> {
         let guard = self.current.read().unwrap_or_else(|p| p.into_inner());
@@ -198,7 +224,8 @@ impl TokenCache {
     pub(crate) async fn get(
         &self,
         http: &reqwest::Client,
-        retry: &crate::retry::RetryPolicy,
+        retry: &RetryPolicy,
+        deadline: Duration,
         on_request: &(dyn Fn() + Sync),
     ) -> Result<CachedToken, GraphError> {
         if let Some(t) = self.valid() {
@@ -211,39 +238,48 @@ impl TokenCache {
             return Ok(t);
         }
         if let Some(e) = self.recent_failure() {
-            return Err(e);
+            return self.fall_back(e);
         }
-        let started = Instant::now();
-        let mut attempt = 0u32;
+        // A failing token endpoint is asked at most 4 times: sign-in
+        // errors are rarely transient, and every query waits behind it.
+        let mut budget = Budget::capped(retry, 4);
         loop {
-            attempt += 1;
+            budget.begin_attempt();
             on_request();
-            match self.fetch(http).await {
+            let attempt_deadline = budget.attempt_deadline(deadline);
+            let fetched = match tokio::time::timeout(attempt_deadline, self.fetch(http)).await {
+                Ok(r) => r,
+                Err(_) => Err(FetchError::Transient(self.auth_error(
+                    Some(504),
+                    None,
+                    "deadline".into(),
+                    format!(
+                        "the token endpoint {} sent no complete answer within {:.1} s; check network access and AZURE_AUTHORITY_HOST",
+                        self.token_url,
+                        attempt_deadline.as_secs_f64()
+                    ),
+                ))),
+            };
+            match fetched {
                 Ok((token, lifetime)) => {
                     *self.last_failure.write().unwrap_or_else(|p| p.into_inner()) = None;
                     *generation += 1;
+                    let now = Instant::now();
                     let cached = CachedToken {
                         token,
-                        refresh_at: Instant::now() + lifetime - refresh_margin(lifetime),
+                        refresh_at: now + lifetime - refresh_margin(lifetime),
+                        expires_at: now + lifetime,
                         generation: *generation,
                     };
                     let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
                     *guard = Some(cached.clone());
                     return Ok(cached);
                 }
-                Err(FetchError::Fatal(e)) => return Err(self.remember_failure(e)),
-                Err(FetchError::Transient(e)) => {
-                    let wait = {
-                        let mut rng = crate::client::jitter_rng();
-                        retry.backoff(attempt, &mut rng)
-                    };
-                    if attempt >= retry.max_attempts.min(4)
-                        || started.elapsed() + wait > retry.max_elapsed
-                    {
-                        return Err(self.remember_failure(e));
-                    }
-                    tokio::time::sleep(wait).await;
-                }
+                Err(FetchError::Fatal(e)) => return self.fall_back(self.remember_failure(e)),
+                Err(FetchError::Transient(e)) => match budget.next_wait(None) {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => return self.fall_back(self.remember_failure(e)),
+                },
             }
         }
     }
@@ -267,7 +303,7 @@ impl TokenCache {
                     format!(
                         "could not reach the token endpoint {}: {}; check network access and AZURE_AUTHORITY_HOST",
                         self.token_url,
-                        crate::client::describe_reqwest(&e)
+                        describe_reqwest(&e)
                     ),
                 ))
             })?;
@@ -282,7 +318,7 @@ impl TokenCache {
                     "transport".into(),
                     format!(
                         "the token endpoint's reply was cut off: {}",
-                        crate::client::describe_reqwest(&e)
+                        describe_reqwest(&e)
                     ),
                 )));
             }
@@ -372,6 +408,46 @@ mod tests {
         assert_eq!(
             refresh_margin(Duration::from_secs(10)),
             Duration::from_secs(1)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_keeps_serving_a_token_that_is_still_valid() {
+        // Nothing listens on port 1: every refresh fails as a network error.
+        let c = TokenCache::new(
+            "http://127.0.0.1:1",
+            "tenant",
+            "client",
+            &Secret::new("secret"),
+            "https://graph.microsoft.com/.default",
+        );
+        let now = Instant::now();
+        *c.current.write().unwrap() = Some(CachedToken {
+            token: Secret::new("still-good"),
+            refresh_at: now - Duration::from_secs(1),
+            expires_at: now + Duration::from_secs(600),
+            generation: 1,
+        });
+        let retry = RetryPolicy {
+            max_attempts: 2,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+            ..RetryPolicy::default()
+        };
+        let http = reqwest::Client::new();
+        let t = c
+            .get(&http, &retry, Duration::from_secs(5), &|| {})
+            .await
+            .expect("the cached token is served");
+        assert_eq!(t.token.expose(), "still-good");
+
+        // Once it has expired, the failure is reported.
+        c.current.write().unwrap().as_mut().unwrap().expires_at = now;
+        *c.last_failure.write().unwrap() = None;
+        assert!(
+            c.get(&http, &retry, Duration::from_secs(5), &|| {})
+                .await
+                .is_err()
         );
     }
 

@@ -46,6 +46,8 @@ async fn echoed_credentials_are_scrubbed_from_errors() {
         json(200, &garbage),
         json(200, &garbage),
         json(200, &garbage),
+        json(200, &garbage),
+        json(200, &garbage),
         json(418, &garbage),
     ];
     let server = MiniServer::start(script, json(500, "{}")).await;
@@ -55,8 +57,8 @@ async fn echoed_credentials_are_scrubbed_from_errors() {
     });
     let client = GraphClient::new(cfg).unwrap();
     let mut errors = Vec::new();
-    // The third request meets three garbled 200s: decode errors are retried
-    // twice, then reported.
+    // The third request meets five garbled 200s: decode errors spend the
+    // retry budget of 5 attempts like any transient failure, then are reported.
     for req in [
         GraphRequest::list_teams(),
         GraphRequest::list_channels("t"),

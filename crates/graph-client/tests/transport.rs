@@ -450,7 +450,7 @@ async fn a_next_link_that_repeats_itself_ends_the_stream() {
     // First page, the page at the link, then the error: it repeated itself.
     assert_eq!(pages.len(), 3);
     assert!(
-        matches!(pages[2], Err(GraphError::Decode { .. })),
+        matches!(pages[2], Err(GraphError::Paging { .. })),
         "{:?}",
         pages[2]
     );

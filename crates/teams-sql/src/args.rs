@@ -76,6 +76,20 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     pub authority_host: Option<String>,
 
+    /// Accept an https:// authority host that is not one of Microsoft's sign-in hosts (the
+    /// client secret is sent there)
+    #[arg(long)]
+    pub allow_custom_authority: bool,
+
+    /// Total deadline of one Graph or sign-in request (connect, headers, body), retried like a
+    /// 504 when missed [default: 100]
+    #[arg(long, value_name = "SECONDS")]
+    pub request_timeout: Option<f64>,
+
+    /// Most pages one Graph listing may take before it stops with an error [default: 100000]
+    #[arg(long, value_name = "N")]
+    pub max_pages: Option<u64>,
+
     /// Named profile from the config file (see --config)
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
@@ -109,4 +123,9 @@ pub struct Args {
     /// Print only data: no row counts, timings or Graph request summaries on stderr
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Log one line per Graph request on stderr (method, path, status, page, time, throttle
+    /// wait); the same as RUST_LOG=teams_sql=debug,graph_client=debug
+    #[arg(short, long)]
+    pub verbose: bool,
 }

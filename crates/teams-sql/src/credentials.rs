@@ -3,6 +3,7 @@
 //! Azure CLI use. The secret is only ever read from an environment variable.
 
 use std::fmt;
+use std::time::Duration;
 
 use graph_client::{Cloud, GraphConfig, Secret};
 
@@ -29,12 +30,44 @@ pub struct Connection {
     pub tenant_id: String,
     pub client_id: String,
     secret: Secret,
-    /// The environment variable the secret came from (shown by `\conn`, never the value).
+    /// The environment variable the secret came from, as it may be shown (by `\conn`): see
+    /// [`shown_env_name`].
     pub secret_env: String,
     pub cloud_name: String,
     pub graph_endpoint: Option<String>,
     pub authority_host: Option<String>,
+    pub allow_custom_authority: bool,
+    pub request_timeout: Option<Duration>,
+    pub max_pages: Option<u64>,
     pub origin: Origin,
+}
+
+/// How the name given for the secret's variable may be shown. People paste the secret itself
+/// where its variable's name belongs; a name that does not look like one (upper case letters,
+/// digits and `_`, as environment variables are conventionally named) is never echoed.
+pub fn shown_env_name(name: &str) -> String {
+    let conventional = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if conventional {
+        name.to_string()
+    } else {
+        "the variable named by --client-secret-env / client_secret_env (name not shown: it does \
+         not look like a variable name)"
+            .to_string()
+    }
+}
+
+/// The secret from the variable `name`; names the platform cannot hold (empty, `=` or NUL,
+/// on which lookups may panic) are simply unset.
+fn secret_from(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    if name.is_empty() || name.contains(['=', '\0']) {
+        return None;
+    }
+    env(name).filter(|v| !v.trim().is_empty())
 }
 
 impl fmt::Debug for Connection {
@@ -47,6 +80,9 @@ impl fmt::Debug for Connection {
             .field("cloud", &self.cloud_name)
             .field("graph_endpoint", &self.graph_endpoint)
             .field("authority_host", &self.authority_host)
+            .field("allow_custom_authority", &self.allow_custom_authority)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_pages", &self.max_pages)
             .field("origin", &self.origin)
             .finish()
     }
@@ -63,10 +99,15 @@ impl Connection {
             cloud_name: "global".to_string(),
             graph_endpoint: Some(graph_url),
             authority_host: Some(authority_url),
+            allow_custom_authority: false,
+            request_timeout: None,
+            max_pages: None,
             origin: Origin::Demo,
         }
     }
 
+    /// The Graph client's configuration, checked: a bad URL, an unknown authority host or a
+    /// zero limit is a usage error (exit 2), found before any request.
     pub fn graph_config(&self) -> Result<GraphConfig> {
         let cloud: Cloud = parse_cloud(&self.cloud_name)?;
         let mut cfg = GraphConfig::new(
@@ -81,6 +122,17 @@ impl Connection {
         if let Some(url) = &self.authority_host {
             cfg = cfg.with_authority_host(url.clone());
         }
+        cfg = cfg.with_custom_authority_allowed(self.allow_custom_authority);
+        if let Some(d) = self.request_timeout {
+            cfg = cfg.with_request_timeout(d);
+        }
+        if let Some(n) = self.max_pages {
+            cfg = cfg.with_max_pages(n);
+        }
+        cfg.validate().map_err(|e| match e {
+            graph_client::GraphError::Config { message } => ShellError::Usage(message),
+            other => ShellError::Graph(other),
+        })?;
         Ok(cfg)
     }
 
@@ -146,7 +198,7 @@ pub fn resolve(
         .clone()
         .or_else(|| p.and_then(|p| p.client_secret_env.clone()))
         .unwrap_or_else(|| ENV_CLIENT_SECRET.to_string());
-    let secret = env_nonempty(&secret_env);
+    let secret = secret_from(env, &secret_env);
 
     let mut missing = Vec::new();
     if tenant_id.is_none() {
@@ -159,7 +211,11 @@ pub fn resolve(
         missing.push(if secret_env == ENV_CLIENT_SECRET {
             format!("{ENV_CLIENT_SECRET} (or name another variable with --client-secret-env)")
         } else {
-            format!("{secret_env} (named by client_secret_env / --client-secret-env)")
+            format!(
+                "{} (named by client_secret_env / --client-secret-env); give the NAME of a \
+                 variable that holds the secret, never the secret itself",
+                shown_env_name(&secret_env)
+            )
         });
     }
     let (Some(tenant_id), Some(client_id), Some(secret)) = (tenant_id, client_id, secret) else {
@@ -181,6 +237,23 @@ pub fn resolve(
         .clone()
         .or_else(|| p.and_then(|p| p.authority_host.clone()))
         .or_else(|| env_nonempty(ENV_AUTHORITY_HOST));
+    let allow_custom_authority =
+        args.allow_custom_authority || p.and_then(|p| p.allow_custom_authority).unwrap_or(false);
+    let request_timeout = match args
+        .request_timeout
+        .or_else(|| p.and_then(|p| p.request_timeout))
+    {
+        Some(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => {
+            Some(Duration::from_secs_f64(secs))
+        }
+        Some(secs) => {
+            return Err(ShellError::Usage(format!(
+                "request timeout {secs} s: give a number of seconds above 0 and at most 86400"
+            )));
+        }
+        None => None,
+    };
+    let max_pages = args.max_pages.or_else(|| p.and_then(|p| p.max_pages));
     let origin = match profile {
         Some((name, _)) => Origin::Profile(name.clone()),
         None => Origin::Environment,
@@ -189,10 +262,13 @@ pub fn resolve(
         tenant_id,
         client_id,
         secret: Secret::new(secret),
-        secret_env,
+        secret_env: shown_env_name(&secret_env),
         cloud_name,
         graph_endpoint,
         authority_host,
+        allow_custom_authority,
+        request_timeout,
+        max_pages,
         origin,
     })
 }
@@ -280,6 +356,56 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("TEAMS_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_given_as_the_variable_name_is_never_echoed() {
+        let env = env_of(&[("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "c")]);
+        for pasted in ["Ab8Q~x.yZ_12-abcdEFGH", "abc8qxyz12abcdefgh1234", "a=b", ""] {
+            let err = resolve(&args(&["--client-secret-env", pasted]), None, &env)
+                .unwrap_err()
+                .to_string();
+            assert!(pasted.is_empty() || !err.contains(pasted), "{err}");
+            assert!(err.contains("client_secret_env"), "{err}");
+        }
+    }
+
+    #[test]
+    fn bad_endpoints_and_authorities_are_usage_errors() {
+        let env = env_of(&[
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s3cr3t-value"),
+        ]);
+        for flags in [
+            &["--graph-endpoint", "http://graph.example.com"][..],
+            &["--graph-endpoint", "https://[bad"][..],
+            &["--authority-host", "https://login.microsoftonline.co"][..],
+            &["--max-pages", "0"][..],
+            &["--request-timeout", "0"][..],
+        ] {
+            let err = resolve(&args(flags), None, &env)
+                .and_then(|c| c.graph_config())
+                .unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{flags:?}: {err}");
+        }
+        let c = resolve(
+            &args(&[
+                "--authority-host",
+                "https://idp.example",
+                "--allow-custom-authority",
+                "--request-timeout",
+                "2.5",
+                "--max-pages",
+                "9",
+            ]),
+            None,
+            &env,
+        )
+        .unwrap();
+        let cfg = c.graph_config().unwrap();
+        assert_eq!(cfg.request_timeout, Duration::from_millis(2500));
+        assert_eq!(cfg.max_pages, 9);
     }
 
     #[test]

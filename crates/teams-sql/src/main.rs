@@ -15,6 +15,7 @@ mod error;
 mod exec;
 mod helper;
 mod history;
+mod logging;
 mod print_format;
 mod profile;
 mod progress;
@@ -35,6 +36,7 @@ use crate::exec::{Flow, Shell, run_script};
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    logging::init(args.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -27,6 +27,12 @@ pub struct Profile {
     pub cloud: Option<String>,
     pub graph_endpoint: Option<String>,
     pub authority_host: Option<String>,
+    /// Accept an authority host that is not Microsoft's (see `--allow-custom-authority`).
+    pub allow_custom_authority: Option<bool>,
+    /// Seconds; see `--request-timeout`.
+    pub request_timeout: Option<f64>,
+    /// See `--max-pages`.
+    pub max_pages: Option<u64>,
     pub message_source: Option<String>,
     pub concurrency: Option<usize>,
     /// `fail` or `skip`, as `--on-forbidden`.
@@ -66,7 +72,13 @@ pub fn load(
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => return Ok(None),
-        Err(source) => return Err(ShellError::ReadFile { path, source }),
+        // A config file that cannot be read is a problem with how teams-sql was started (exit 2).
+        Err(e) => {
+            return Err(ShellError::Config {
+                path,
+                message: format!("cannot read it: {e}"),
+            });
+        }
     };
     let file = parse(&text).map_err(|message| ShellError::Config {
         path: path.clone(),
@@ -174,6 +186,14 @@ mod tests {
     #[test]
     fn unknown_keys_are_errors() {
         assert!(parse("[profiles.x]\ntenant = \"t\"\n").is_err());
+    }
+
+    #[test]
+    fn a_missing_explicit_file_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load(Some(&dir.path().join("nope.toml")), None, &no_env).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{err}");
+        assert!(err.to_string().contains("nope.toml"), "{err}");
     }
 
     #[test]

@@ -21,6 +21,13 @@ pub enum Action {
     Reset,
     /// Send headers announcing a longer body than is sent, then close.
     Truncate(String),
+    /// Send a 200 with headers announcing `len` bytes, then one byte every
+    /// `every`, never finishing within a test's deadline (gives up after
+    /// `len` bytes).
+    Trickle { len: usize, every: Duration },
+    /// Read the request and never answer; the connection is dropped after
+    /// `hold` so the server task ends.
+    Silent { hold: Duration },
 }
 
 pub fn json(status: u16, body: &str) -> Action {
@@ -39,8 +46,9 @@ pub struct Seen {
 /// A one-connection-per-request HTTP/1.1 server on 127.0.0.1:0. Token
 /// requests (POST .../oauth2/v2.0/token) get a token from `token_reply`;
 /// every other request takes the next scripted action (or `fallback`).
-/// `{base}` in a response body is replaced by the server's own URL and
-/// `{n}` by the number of requests seen so far.
+/// `{base}` in a response body is replaced by the server's own URL, `{n}`
+/// by the number of requests seen so far, and `{body}` by the body of the
+/// request being answered (an echoing server).
 pub struct MiniServer {
     pub url: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
@@ -64,12 +72,25 @@ impl MiniServer {
         token_status: u16,
         token_reply: &str,
     ) -> MiniServer {
+        Self::start_with_token_action(
+            script,
+            fallback,
+            Action::Respond(token_status, vec![], token_reply.to_string()),
+        )
+        .await
+    }
+
+    /// Like `start`, with the token endpoint doing `token` on every request.
+    pub async fn start_with_token_action(
+        script: Vec<Action>,
+        fallback: Action,
+        token: Action,
+    ) -> MiniServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let seen = Arc::new(Mutex::new(Vec::new()));
         let token_requests = Arc::new(Mutex::new(0));
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
-        let token_reply = token_reply.to_string();
         {
             let seen = seen.clone();
             let token_requests = token_requests.clone();
@@ -82,7 +103,7 @@ impl MiniServer {
                     let script = script.clone();
                     let fallback = fallback.clone();
                     let token_requests = token_requests.clone();
-                    let token_reply = (token_status, token_reply.clone());
+                    let token_reply = token.clone();
                     let base = format!("http://{addr}");
                     tokio::spawn(async move {
                         serve(
@@ -131,7 +152,7 @@ async fn serve(
     script: Arc<Mutex<VecDeque<Action>>>,
     fallback: Action,
     token_requests: Arc<Mutex<u32>>,
-    token_reply: (u16, String),
+    token_reply: Action,
     base: String,
 ) {
     let mut buf = Vec::new();
@@ -173,16 +194,25 @@ async fn serve(
         headers,
         body,
     });
+    let request_body = seen
+        .lock()
+        .unwrap()
+        .last()
+        .map(|s| s.body.clone())
+        .unwrap_or_default();
     let action = if method == "POST" && target.contains("/oauth2/v2.0/token") {
         *token_requests.lock().unwrap() += 1;
-        Action::Respond(token_reply.0, vec![], token_reply.1)
+        token_reply
     } else {
         script.lock().unwrap().pop_front().unwrap_or(fallback)
     };
     match action {
         Action::Respond(status, extra, body) => {
             let n = seen.lock().unwrap().len().to_string();
-            let body = body.replace("{base}", &base).replace("{n}", &n);
+            let body = body
+                .replace("{base}", &base)
+                .replace("{n}", &n)
+                .replace("{body}", &request_body);
             let mut resp = format!(
                 "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
                 body.len()
@@ -214,6 +244,23 @@ async fn serve(
             #[allow(deprecated)]
             let _ = sock.set_linger(Some(Duration::ZERO));
             drop(sock);
+        }
+        Action::Trickle { len, every } => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+            );
+            if sock.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            for _ in 0..len {
+                if sock.write_all(b" ").await.is_err() || sock.flush().await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(every).await;
+            }
+        }
+        Action::Silent { hold } => {
+            tokio::time::sleep(hold).await;
         }
     }
 }
