@@ -36,7 +36,7 @@ pub(crate) fn team_ids(scan: &Arc<Scan>) -> IdStream {
         .flat_map(move |page| match page {
             Ok(p) => {
                 let ids = ids_of(&p.items);
-                state.teams_found(ids.len());
+                state.teams_found(ids.iter().map(String::as_str));
                 stream::iter(ids.into_iter().map(Ok).collect::<Vec<_>>()).boxed()
             }
             Err(e) => fail(e),
@@ -82,7 +82,12 @@ pub(crate) fn team_channels(scan: &Arc<Scan>, team_id: String) -> ChannelStream 
                     .filter(|c| wanted.as_ref().is_none_or(|w| w.contains(c)))
                     .map(|c| Ok((team_id.clone(), c)))
                     .collect();
-                state.channels_found(pairs.len());
+                state.channels_found(
+                    pairs
+                        .iter()
+                        .flatten()
+                        .map(|(t, c)| (t.as_str(), c.as_str())),
+                );
                 stream::iter(pairs).boxed()
             }
             Err(e) => fail(e),
