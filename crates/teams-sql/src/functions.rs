@@ -150,7 +150,13 @@ pub fn help(state: &SessionState, name: &str) -> Result<String> {
     if let Some(args) = &doc.arguments {
         let _ = writeln!(out, "\nArguments:");
         for (arg, text) in args {
-            let _ = writeln!(out, "  {arg}: {}", text.trim().replace('\n', "\n    "));
+            // The docs are markdown with their own indentation: re-indent under the argument.
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let _ = writeln!(out, "  {arg}: {}", lines.join("\n    "));
         }
     }
     if let Some(alternatives) = &doc.alternative_syntax {
