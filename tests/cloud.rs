@@ -423,6 +423,9 @@ fn copies_round_trip(cloud: Cloud, base: &str) {
         ),
         expected
     );
+    // The shell reads its exports back as URL tables, with nothing but the same environment.
+    let in_shell = |url: &str| copy(KEY_QUERY.replace("{t}", &format!("'{url}'")));
+    assert_eq!(in_shell(&parquet), expected);
 
     let delta = format!("{base}/delta/messages");
     let merge = format!("COPY messages TO '{delta}' STORED AS DELTA OPTIONS ('mode' 'merge')");
@@ -432,6 +435,7 @@ fn copies_round_trip(cloud: Cloud, base: &str) {
         read_back(&emulator, &delta, "delta", &KEY_QUERY.replace("{t}", "t")),
         expected
     );
+    assert_eq!(in_shell(&delta), expected);
     let version = delta_version(&emulator, &delta);
     assert_eq!(version, Some(0));
     let again = copy(merge);

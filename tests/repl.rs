@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Pty, Tenant};
+use graph_sim::Sim;
 use graph_sim::SimConfig;
 
 const T: Duration = Duration::from_secs(60);
@@ -84,9 +85,11 @@ fn ctrl_c_cancels_the_running_query_and_stops_its_requests() {
 
     pty.send("SELECT count(*) FROM message_replies;\r");
     // The progress line appears once the query has run for a second, with what discovery
-    // has found so far (all three teams are listed on the first page).
+    // has found so far (all three teams are listed on the first page), and how many rows the
+    // aggregate has worked through while it has nothing to show yet.
     pty.expect("found 3 teams", Duration::from_secs(10));
     pty.expect("Graph requests", Duration::from_secs(10));
+    pty.expect(" rows read", Duration::from_secs(10));
     pty.send("\x03");
     pty.expect("query cancelled", Duration::from_secs(10));
     pty.expect("teams-sql> ", T);
@@ -104,4 +107,115 @@ fn ctrl_c_cancels_the_running_query_and_stops_its_requests() {
     // Ctrl-D leaves.
     pty.send("\x04");
     assert!(pty.wait(T).success());
+}
+
+#[test]
+fn progress_counts_rows_written_by_copy_and_teams_once_per_statement() {
+    // Microsoft's pace on a tenant small enough that a full read takes a few seconds: long
+    // enough for the progress line (it appears after a second), short enough to wait for.
+    let t = Tenant::start(SimConfig {
+        teams: 3,
+        channels_per_team: 3,
+        messages_per_channel: 200,
+        latency_ms: (200, 300),
+        throttle_scale: Some(1.0),
+        ..SimConfig::for_tests()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = t.command(dir.path());
+    cmd.args(["--message-source", "channel"]);
+    let mut pty = Pty::spawn(cmd);
+    pty.expect("teams-sql> ", T);
+
+    pty.send("COPY message_replies TO 'replies.parquet' STORED AS PARQUET;\r");
+    let progress = pty.expect(" rows written", T);
+    assert!(progress.contains("found 3 teams"), "{progress}");
+    pty.expect("graph: ", T);
+    pty.expect("teams-sql> ", T);
+
+    // Three scans list the same three teams: the progress line and the summary count them
+    // once, whichever scan runs first.
+    pty.send(
+        "SELECT (SELECT count(*) FROM members) + (SELECT count(*) FROM channels) \
+         + (SELECT count(*) FROM message_replies) AS n;\r",
+    );
+    let seen = pty.expect("graph: ", T);
+    let summary = pty.expect("teams-sql> ", T);
+    assert!(seen.contains("found 3 teams"), "{seen}");
+    assert!(
+        !seen.contains("found 6 teams") && !seen.contains("found 9 teams"),
+        "{seen}"
+    );
+    let channels = channel_count(&t.sim());
+    assert!(
+        summary.contains(&format!("listed 3 teams, {channels} channels")),
+        "{summary}"
+    );
+    pty.send("\x04");
+    assert!(pty.wait(T).success());
+}
+
+fn channel_count(sim: &Sim) -> usize {
+    sim.team_ids().iter().map(|t| sim.channels(t).len()).sum()
+}
+
+#[test]
+fn datafusion_cli_habits_and_a_secret_kept_out_of_history() {
+    // A secret without any marker word in it, as Entra ID issues them.
+    let secret = "Zt8~kV2.pQ7-rW4_nB6xY1";
+    let t = Tenant::start(SimConfig {
+        client_secret: secret.to_string(),
+        ..SimConfig::for_tests()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("script.sql"),
+        "SELECT 'from' || ' the file' AS origin;\n",
+    )
+    .unwrap();
+    let mut cmd = t.command(dir.path());
+    cmd.env("AZURE_CLIENT_SECRET", secret);
+    let mut pty = Pty::spawn(cmd);
+    pty.expect("teams-sql> ", T);
+
+    // Where only a table fits, Tab offers tables first: `cha` completes to `channels`, not to
+    // the prefix it shares with the `channel_id` column.
+    pty.send("SELECT count(*) AS channel_total FROM cha\t");
+    pty.send(";\r");
+    let out = pty.expect("graph: ", T);
+    assert!(
+        out.contains(&format!("| {} ", channel_count(&t.sim()))),
+        "{out}"
+    );
+    pty.expect("teams-sql> ", T);
+
+    pty.send("\\i script.sql\r");
+    pty.expect("from the file", T);
+    pty.expect("teams-sql> ", T);
+
+    pty.send("\\quiet on\r");
+    pty.expect("quiet mode is on", T);
+    pty.send("SELECT 40 + 2 AS answer;\r");
+    pty.expect("42", T);
+    pty.send("\\quiet off\r");
+    let quiet = pty.expect("quiet mode is off", T);
+    assert!(!quiet.contains("1 row"), "{quiet}");
+    assert!(!quiet.contains("graph: "), "{quiet}");
+
+    pty.send("\\pset format csv\r");
+    pty.expect("output format is csv", T);
+    pty.send("SELECT 6 * 7 AS product;\r");
+    let csv = pty.expect("1 row", T);
+    assert!(csv.contains("product\r\n42\r\n"), "{csv:?}");
+
+    pty.send(&format!("SELECT '{secret}' AS pasted;\r"));
+    pty.expect("pasted", T);
+    pty.send("\\q\r");
+    assert!(pty.wait(T).success());
+
+    let history = std::fs::read_to_string(t.history_file()).unwrap();
+    assert!(history.contains("FROM channels;"), "{history}");
+    assert!(history.contains("\\pset format csv"), "{history}");
+    assert!(!history.contains(secret), "{history}");
+    assert!(!history.contains("pasted"), "{history}");
 }

@@ -48,7 +48,7 @@ pub(crate) fn team_ids(scan: &Arc<Scan>) -> TeamStream {
         .flat_map(move |page| match page {
             Ok(p) => {
                 let teams = named(&p.items);
-                state.teams_found(teams.len());
+                state.teams_found(teams.iter().map(|t| t.id.as_str()));
                 stream::iter(teams.into_iter().map(Ok).collect::<Vec<_>>()).boxed()
             }
             Err(e) => fail(e),
@@ -95,7 +95,12 @@ pub(crate) fn team_channels(scan: &Arc<Scan>, team: Named) -> ChannelStream {
                     .filter(|c| wanted.as_ref().is_none_or(|w| w.contains(&c.id)))
                     .map(|c| Ok((team.clone(), c)))
                     .collect();
-                state.channels_found(pairs.len());
+                state.channels_found(
+                    pairs
+                        .iter()
+                        .flatten()
+                        .map(|(t, c)| (t.id.as_str(), c.id.as_str())),
+                );
                 stream::iter(pairs).boxed()
             }
             Err(e) => fail(e),

@@ -192,6 +192,7 @@ async fn produce(
                 decode_rows(table, &schema, piece)?
             };
             let batch = batch.record_output(&scan.metrics.baseline);
+            scan.state.rows_produced(batch.num_rows());
             if tx.send(Ok(batch)).await.is_err() {
                 // The consumer is gone (LIMIT satisfied upstream, query cancelled).
                 return Ok(());

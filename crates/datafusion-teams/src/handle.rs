@@ -2,6 +2,8 @@
 //! notices the shell prints after each, and what this run learned about the tenant (export API refused, delta unsupported), so
 //! that a refusal costs one request per run rather than one per team or channel.
 
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -24,10 +26,15 @@ pub(crate) struct RunState {
     /// Children left out since the last report, grouped by cause.
     skips: Mutex<Groups>,
     skipped: AtomicU64,
-    /// Parents found by listing (not named in the query): what a progress display shows while
-    /// a tenant-wide scan is still finding its way.
-    teams_discovered: AtomicU64,
-    channels_discovered: AtomicU64,
+    /// Parents found by listing (not named in the query) since the last
+    /// [`TeamsHandle::start_statement`]: what a progress display shows while a tenant-wide scan
+    /// is still finding its way. Kept as sets of id hashes because the scans of one statement
+    /// (a join, a union, subqueries) list the same teams again, and counting every listing said
+    /// "found 12 teams" of a 4-team tenant. Bounded by the tenant's size, 8 bytes an entry.
+    found: Mutex<Found>,
+    /// Rows the scans have produced (running total): progress for statements whose rows are
+    /// consumed where the shell cannot count them (a Delta COPY plans and runs its own scan).
+    rows: AtomicU64,
     /// Held across the first export request so concurrent teams do not all probe a refusing API.
     pub(crate) export: tokio::sync::Mutex<Availability>,
     pub(crate) delta: tokio::sync::Mutex<Availability>,
@@ -53,17 +60,38 @@ impl RunState {
         }
     }
 
-    pub(crate) fn teams_found(&self, n: usize) {
-        self.teams_discovered.fetch_add(n as u64, Ordering::Relaxed);
+    pub(crate) fn teams_found<'a>(&self, ids: impl Iterator<Item = &'a str>) {
+        if let Ok(mut f) = self.found.lock() {
+            f.teams.extend(ids.map(|id| id_hash(&[id])));
+        }
     }
 
-    pub(crate) fn channels_found(&self, n: usize) {
-        self.channels_discovered
-            .fetch_add(n as u64, Ordering::Relaxed);
+    pub(crate) fn channels_found<'a>(&self, ids: impl Iterator<Item = (&'a str, &'a str)>) {
+        if let Ok(mut f) = self.found.lock() {
+            f.channels
+                .extend(ids.map(|(team, channel)| id_hash(&[team, channel])));
+        }
+    }
+
+    pub(crate) fn rows_produced(&self, n: usize) {
+        self.rows.fetch_add(n as u64, Ordering::Relaxed);
     }
 }
 
-/// Teams and channels found by listing them since `register` (running totals).
+#[derive(Debug, Default)]
+struct Found {
+    teams: HashSet<u64>,
+    channels: HashSet<u64>,
+}
+
+fn id_hash(parts: &[&str]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    parts.hash(&mut h);
+    h.finish()
+}
+
+/// Distinct teams and channels found by listing them since the last
+/// [`TeamsHandle::start_statement`] (or since `register`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Discovered {
     pub teams: u64,
@@ -170,13 +198,30 @@ impl TeamsHandle {
         self.state.skipped.load(Ordering::Relaxed)
     }
 
-    /// Teams and channels the scans found by listing them (running totals); a query's share is
-    /// the difference across it. Parents named in the query are not counted: nothing was found.
+    /// Distinct teams and channels the scans found by listing them since the last
+    /// [`TeamsHandle::start_statement`], however many scans listed them. Parents named in the
+    /// query are not counted: nothing was found.
     pub fn discovered(&self) -> Discovered {
-        Discovered {
-            teams: self.state.teams_discovered.load(Ordering::Relaxed),
-            channels: self.state.channels_discovered.load(Ordering::Relaxed),
+        match self.state.found.lock() {
+            Ok(f) => Discovered {
+                teams: f.teams.len() as u64,
+                channels: f.channels.len() as u64,
+            },
+            Err(_) => Discovered::default(),
         }
+    }
+
+    /// Starts counting [`TeamsHandle::discovered`] afresh: call it before each statement.
+    pub fn start_statement(&self) {
+        if let Ok(mut f) = self.state.found.lock() {
+            *f = Found::default();
+        }
+    }
+
+    /// Rows the scans of these tables have produced since `register` (running total); a
+    /// statement's share is the difference across it.
+    pub fn rows_produced(&self) -> u64 {
+        self.state.rows.load(Ordering::Relaxed)
     }
 }
 

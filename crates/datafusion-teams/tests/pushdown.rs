@@ -281,4 +281,10 @@ async fn discovery_counts_what_it_listed_and_nothing_for_named_parents() {
     ))
     .await;
     assert_eq!(env.handle.discovered(), d);
+
+    // The scans of one statement list the same parents again: each counts once.
+    env.handle.start_statement();
+    env.query("SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM members) AS n")
+        .await;
+    assert_eq!(env.handle.discovered(), d);
 }

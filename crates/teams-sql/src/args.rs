@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{ArgMatches, Parser};
 
 use crate::print_format::PrintFormat;
 
@@ -128,4 +128,65 @@ pub struct Args {
     /// wait); the same as RUST_LOG=teams_sql=debug,graph_client=debug
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+/// One `-c` or `-f` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Command(String),
+    File(PathBuf),
+}
+
+/// `-c` and `-f` arguments in the order they were given (clap keeps each kind in its own list,
+/// with the position of every value on the command line).
+pub fn inputs_in_order(args: &Args, matches: &ArgMatches) -> Vec<Input> {
+    let positions = |id: &str| -> Vec<usize> {
+        matches
+            .indices_of(id)
+            .map(|i| i.collect())
+            .unwrap_or_default()
+    };
+    let mut inputs: Vec<(usize, Input)> = positions("commands")
+        .into_iter()
+        .zip(args.commands.iter().cloned().map(Input::Command))
+        .chain(
+            positions("files")
+                .into_iter()
+                .zip(args.files.iter().cloned().map(Input::File)),
+        )
+        .collect();
+    inputs.sort_by_key(|(position, _)| *position);
+    inputs.into_iter().map(|(_, input)| input).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, FromArgMatches};
+
+    #[test]
+    fn c_and_f_keep_their_command_line_order() {
+        let matches = Args::command()
+            .try_get_matches_from([
+                "teams-sql",
+                "-f",
+                "a.sql",
+                "-c",
+                "SELECT 1",
+                "--file=b.sql",
+                "-c",
+                "SELECT 2",
+            ])
+            .unwrap();
+        let args = Args::from_arg_matches(&matches).unwrap();
+        assert_eq!(
+            inputs_in_order(&args, &matches),
+            vec![
+                Input::File("a.sql".into()),
+                Input::Command("SELECT 1".into()),
+                Input::File("b.sql".into()),
+                Input::Command("SELECT 2".into()),
+            ]
+        );
+    }
 }

@@ -1,6 +1,8 @@
 //! Backslash commands of the REPL (and of scripts), parsed separately from their execution so
-//! the grammar is testable without a session.
+//! the grammar is testable without a session. The names follow datafusion-cli (`\d`, `\h`,
+//! `\i`, `\quiet`, `\pset format`) and psql where datafusion-cli has none (`\timing`, `\conn`).
 
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use crate::print_format::PrintFormat;
@@ -11,6 +13,14 @@ pub enum Command {
     Quit,
     ListTables,
     Describe(String),
+    /// `\h`: every SQL function with a one-line description.
+    ListFunctions,
+    /// `\h NAME`: one function's documentation.
+    FunctionHelp(String),
+    /// `\i FILE`: runs the statements of FILE as if typed here.
+    Include(PathBuf),
+    /// `None` shows the current setting.
+    Quiet(Option<bool>),
     /// `None` toggles.
     Timing(Option<bool>),
     /// `None` shows the current format.
@@ -22,16 +32,34 @@ pub enum Command {
 
 pub const HELP: &str = "\
 Commands:
-  \\?               this help
-  \\q               quit (also Ctrl-D, `quit`, `exit`)
-  \\d               list tables
-  \\d TABLE         columns, types, primary key and pushdown columns of TABLE
-  \\timing [on|off] show or hide elapsed time after each statement
-  \\format [FORMAT] show or set the output format: table, csv, json, ndjson, automatic
-  \\maxrows [N]     show or set how many rows a table shows (0 = all)
-  \\conn            tenant, cloud and app identity of this session (never the secret)
+  \\?                   this help
+  \\q                   quit (also Ctrl-D, `quit`, `exit`)
+  \\d                   list tables
+  \\d TABLE             columns, types, primary key and pushdown columns of TABLE
+  \\h                   list SQL functions
+  \\h FUNCTION          documentation of FUNCTION (syntax, arguments, example)
+  \\i FILE              run the statements in FILE
+  \\quiet [on|off]      show or set quiet mode (no row counts, timings or Graph summaries)
+  \\timing [on|off]     show or hide elapsed time after each statement
+  \\pset format FORMAT  set the output format: table, csv, tsv, json, ndjson, automatic
+  \\format [FORMAT]     the same, shorter; without FORMAT shows the current one
+  \\maxrows [N]         show or set how many rows a table shows (0 = all)
+  \\conn                tenant, app identity and the Graph and sign-in endpoints (never the secret)
 SQL statements end with `;` and may span lines. Ctrl-C cancels a running query.
+SELECT * FROM 'file.parquet' (or .csv, .json, a directory, an s3:// az:// gs:// URL) reads files.
 COPY (query) TO 'path' STORED AS PARQUET | CSV | JSON | DELTA [OPTIONS (...)] exports results.";
+
+fn on_off(name: &str, v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "on" | "true" | "t" | "yes" | "y" => Ok(true),
+        "off" | "false" | "f" | "no" | "n" => Ok(false),
+        _ => Err(format!("\\{name}: expected on or off, got '{v}'")),
+    }
+}
+
+fn format_arg(f: &str) -> Result<Command, String> {
+    f.parse().map(|f| Command::Format(Some(f)))
+}
 
 impl FromStr for Command {
     type Err = String;
@@ -39,32 +67,48 @@ impl FromStr for Command {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim().trim_end_matches(';').trim();
         let body = s.strip_prefix('\\').unwrap_or(s);
-        let mut words = body.split_whitespace();
-        let name = words.next().unwrap_or_default();
-        let arg = words.next();
-        let extra = words.next();
-        if extra.is_some() {
-            return Err(format!("\\{name}: too many arguments (see \\?)"));
+        let (name, rest) = match body.split_once(char::is_whitespace) {
+            Some((n, r)) => (n, r.trim()),
+            None => (body, ""),
+        };
+        // `\i` takes the rest of the line as one path, spaces included.
+        if name == "i" || name == "include" {
+            return if rest.is_empty() {
+                Err("\\i: expected a file name".to_string())
+            } else {
+                Ok(Command::Include(PathBuf::from(rest)))
+            };
         }
-        match (name, arg) {
-            ("?" | "h" | "help", None) => Ok(Command::Help),
-            ("q" | "quit", None) => Ok(Command::Quit),
-            ("d", None) => Ok(Command::ListTables),
-            ("d", Some(t)) => Ok(Command::Describe(t.to_string())),
-            ("timing", None) => Ok(Command::Timing(None)),
-            ("timing", Some(v)) => match v.to_ascii_lowercase().as_str() {
-                "on" => Ok(Command::Timing(Some(true))),
-                "off" => Ok(Command::Timing(Some(false))),
-                _ => Err(format!("\\timing: expected on or off, got '{v}'")),
-            },
-            ("format" | "pset", None) => Ok(Command::Format(None)),
-            ("format" | "pset", Some(f)) => f.parse().map(|f| Command::Format(Some(f))),
-            ("maxrows", None) => Ok(Command::MaxRows(None)),
-            ("maxrows", Some(n)) => n
+        let args: Vec<&str> = rest.split_whitespace().collect();
+        match (name, args.as_slice()) {
+            ("?" | "help", []) => Ok(Command::Help),
+            ("q" | "quit", []) => Ok(Command::Quit),
+            ("d", []) => Ok(Command::ListTables),
+            ("d", [t]) => Ok(Command::Describe(t.to_string())),
+            ("h", []) => Ok(Command::ListFunctions),
+            ("h", [f]) => Ok(Command::FunctionHelp(f.to_string())),
+            ("quiet", []) => Ok(Command::Quiet(None)),
+            ("quiet", [v]) => on_off(name, v).map(|q| Command::Quiet(Some(q))),
+            ("timing", []) => Ok(Command::Timing(None)),
+            ("timing", [v]) => on_off(name, v).map(|t| Command::Timing(Some(t))),
+            ("format" | "pset", []) => Ok(Command::Format(None)),
+            ("pset", ["format"]) => Ok(Command::Format(None)),
+            ("pset", ["format", f]) => format_arg(f),
+            ("pset", [_, _, ..]) => Err(format!(
+                "\\pset {rest}: only `\\pset format FORMAT` is supported"
+            )),
+            ("format" | "pset", [f]) => format_arg(f),
+            ("maxrows", []) => Ok(Command::MaxRows(None)),
+            ("maxrows", [n]) => n
                 .parse()
                 .map(|n| Command::MaxRows(Some(n)))
                 .map_err(|_| format!("\\maxrows: expected a number, got '{n}'")),
-            ("conn" | "conninfo", None) => Ok(Command::Conn),
+            ("conn" | "conninfo", []) => Ok(Command::Conn),
+            (
+                "?" | "help" | "q" | "quit" | "d" | "h" | "quiet" | "timing" | "format" | "maxrows"
+                | "conn" | "conninfo",
+                _,
+            ) => Err(format!("\\{name}: too many arguments (see \\?)")),
             _ => Err(format!("unknown command '\\{body}' (\\? lists commands)")),
         }
     }
@@ -94,5 +138,33 @@ mod tests {
         assert!("\\maxrows x".parse::<Command>().is_err());
         assert!("\\format xml".parse::<Command>().is_err());
         assert!("\\x".parse::<Command>().is_err());
+        assert!("\\d a b".parse::<Command>().is_err());
+    }
+
+    #[test]
+    fn parses_datafusion_cli_spellings() {
+        assert_eq!("\\h".parse(), Ok(Command::ListFunctions));
+        assert_eq!(
+            "\\h date_trunc".parse(),
+            Ok(Command::FunctionHelp("date_trunc".into()))
+        );
+        assert_eq!(
+            "\\i my scripts/a.sql".parse(),
+            Ok(Command::Include("my scripts/a.sql".into()))
+        );
+        assert!("\\i".parse::<Command>().is_err());
+        assert_eq!("\\quiet".parse(), Ok(Command::Quiet(None)));
+        assert_eq!("\\quiet true".parse(), Ok(Command::Quiet(Some(true))));
+        assert_eq!("\\quiet off".parse(), Ok(Command::Quiet(Some(false))));
+        assert_eq!(
+            "\\pset format tsv".parse(),
+            Ok(Command::Format(Some(PrintFormat::Tsv)))
+        );
+        assert_eq!(
+            "\\pset csv".parse(),
+            Ok(Command::Format(Some(PrintFormat::Csv)))
+        );
+        assert_eq!("\\pset".parse(), Ok(Command::Format(None)));
+        assert!("\\pset border 2".parse::<Command>().is_err());
     }
 }

@@ -136,6 +136,17 @@ impl Connection {
         Ok(cfg)
     }
 
+    /// True when `text` holds the client secret, as typed or form-encoded (`~` as `%7E`), so
+    /// the REPL can keep such a line out of its history file.
+    pub fn secret_appears_in(&self, text: &str) -> bool {
+        let secret = self.secret.expose();
+        if secret.is_empty() {
+            return false;
+        }
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        text.contains(secret) || text.contains(&encoded)
+    }
+
     /// Lines for `\conn`: everything needed to know who we are, never the secret.
     pub fn describe(&self) -> Vec<(String, String)> {
         let origin = match &self.origin {
@@ -148,20 +159,33 @@ impl Connection {
             ("client id".into(), self.client_id.clone()),
             ("secret".into(), format!("set, from {}", self.secret_env)),
             ("cloud".into(), self.cloud_name.clone()),
+            // The URLs requests actually go to, cloud defaults resolved.
             (
                 "graph endpoint".into(),
-                self.graph_endpoint
-                    .clone()
-                    .unwrap_or_else(|| "(cloud default)".into()),
+                self.endpoint(|c| c.effective_graph_endpoint().map(|g| format!("{g}/v1.0"))),
             ),
             (
-                "authority host".into(),
-                self.authority_host
-                    .clone()
-                    .unwrap_or_else(|| "(cloud default)".into()),
+                "token endpoint".into(),
+                // The token path is graph-client's (token.rs); the authority is ours.
+                self.endpoint(|c| {
+                    c.effective_authority()
+                        .map(|a| format!("{a}/{}/oauth2/v2.0/token", self.tenant_id))
+                }),
             ),
             ("settings from".into(), origin),
         ]
+    }
+}
+
+impl Connection {
+    fn endpoint(
+        &self,
+        url: impl Fn(&GraphConfig) -> std::result::Result<String, graph_client::GraphError>,
+    ) -> String {
+        match self.graph_config() {
+            Ok(cfg) => url(&cfg).unwrap_or_else(|e| format!("(invalid: {e})")),
+            Err(e) => format!("(invalid: {e})"),
+        }
     }
 }
 

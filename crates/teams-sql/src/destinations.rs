@@ -92,16 +92,25 @@ fn not_compiled_in(target: &str, cloud: Cloud) -> ShellError {
 /// Registers an object store for a cloud COPY target so DataFusion's own writers (Parquet,
 /// CSV, JSON) can reach it. Delta destinations go through deltalake's own store handlers.
 pub fn register_for_copy(ctx: &SessionContext, target: &str) -> Result<()> {
+    if let Some((base, store)) = store_for(target)? {
+        ctx.register_object_store(&base, store);
+    }
+    Ok(())
+}
+
+/// The object store a cloud URL needs, configured from the environment, with the base URL
+/// (`scheme://bucket`) to register it under; `None` for a local path. Also used to read
+/// `SELECT * FROM 's3://...'` URL tables.
+pub fn store_for(target: &str) -> Result<Option<(Url, Arc<dyn object_store::ObjectStore>)>> {
     let Some(cloud) = ensure_supported(target)? else {
-        return Ok(());
+        return Ok(None);
     };
     let url = Url::parse(target)
         .map_err(|e| ShellError::Destination(format!("{target} is not a valid URL: {e}")))?;
     let store = build_store(cloud, &url)?;
     let base = Url::parse(&format!("{}://{}", url.scheme(), url.authority()))
         .map_err(|e| ShellError::Destination(format!("{target}: {e}")))?;
-    ctx.register_object_store(&base, store);
-    Ok(())
+    Ok(Some((base, store)))
 }
 
 #[allow(unused_variables)]

@@ -50,6 +50,14 @@ pub enum ShellError {
     #[error("query cancelled")]
     Cancelled,
 
+    /// A statement of a file run with `\i` failed; `at` is its file and line.
+    #[error("{at}: {source}")]
+    Included {
+        at: String,
+        #[source]
+        source: Box<ShellError>,
+    },
+
     /// A script statement failed; its error was already printed with its location.
     #[error("script stopped at the first failing statement")]
     ScriptFailed,

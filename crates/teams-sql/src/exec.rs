@@ -5,13 +5,17 @@
 
 use std::future::Future;
 use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::common::{Column, ScalarValue};
+use datafusion::datasource::sink::DataSinkExec;
 use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, lit};
+use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
@@ -29,15 +33,20 @@ use crate::demo::{self, DemoTenant};
 use crate::destinations;
 use crate::destinations::staging::StagedCopy;
 use crate::error::{Result, ShellError};
-use crate::print_format::{PrintFormat, ResultPrinter};
+use crate::functions;
+use crate::helper::Completions;
+use crate::print_format::{Layout, PrintFormat, ResultPrinter, terminal_text};
 use crate::profile;
-use crate::progress::Progress;
+use crate::progress::{Progress, Rows};
 use crate::script;
 use crate::session::{self, CATALOG, TEAMS_SCHEMA};
 use crate::stats::GraphCounters;
 
 /// Rows a terminal table shows by default.
 pub const DEFAULT_MAX_ROWS: usize = 1000;
+
+/// How deep `\i` may nest: deeper is a file that includes itself.
+const MAX_INCLUDE_DEPTH: usize = 16;
 
 /// What the caller should do after a statement or command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +71,8 @@ pub struct Shell {
     pub partial_statements: usize,
     stdout_tty: bool,
     stderr_tty: bool,
+    /// Files `\i` is running now, outermost first.
+    include_depth: usize,
     _demo: Option<DemoTenant>,
 }
 
@@ -84,6 +95,7 @@ impl Shell {
             partial_statements: 0,
             stdout_tty: std::io::stdout().is_terminal(),
             stderr_tty: std::io::stderr().is_terminal(),
+            include_depth: 0,
             _demo: None,
         }
     }
@@ -162,10 +174,17 @@ impl Shell {
         self.connection.as_ref()
     }
 
+    /// True when `text` holds the client secret this shell signs in with.
+    pub fn holds_secret(&self, text: &str) -> bool {
+        self.connection
+            .as_ref()
+            .is_some_and(|c| c.secret_appears_in(text))
+    }
+
     fn graph_counters(&self) -> Option<GraphCounters> {
-        self.teams.as_ref().map(|t| {
-            GraphCounters::from_snapshot(&t.client().stats()).with_discovered(t.discovered())
-        })
+        self.teams
+            .as_ref()
+            .map(|t| GraphCounters::from_snapshot(&t.client().stats()).with_scans(t))
     }
 
     fn output_format(&self) -> PrintFormat {
@@ -211,6 +230,9 @@ impl Shell {
         out: &mut dyn Write,
     ) -> Result<()> {
         let started = Instant::now();
+        if let Some(t) = &self.teams {
+            t.start_statement();
+        }
         let before = self.graph_counters();
         let skipped_before = self.teams.as_ref().map_or(0, |t| t.skipped_children());
         // What this statement leaves out is reported on its own.
@@ -242,7 +264,13 @@ impl Shell {
                             (Some(b), Some(now)) => Some(now.since(b)),
                             _ => None,
                         };
-                        progress.update(None, so_far.as_ref());
+                        // deltalake plans and runs its own scan: only the Teams scans' own
+                        // count of rows says how far it got.
+                        let rows = Rows {
+                            read: so_far.as_ref().map(|g| g.rows_produced),
+                            ..Rows::default()
+                        };
+                        progress.update(rows, so_far.as_ref());
                     }
                 }
             };
@@ -308,10 +336,15 @@ impl Shell {
         before: Option<&GraphCounters>,
     ) -> Result<usize> {
         {
-            let is_ddl = plan.schema().fields().is_empty();
+            // CREATE VIEW and CREATE TABLE AS carry their query's schema but return nothing.
+            let is_ddl = matches!(plan, LogicalPlan::Ddl(_)) || plan.schema().fields().is_empty();
+            let is_copy = matches!(plan, LogicalPlan::Copy(_));
             let df = self.ctx.execute_logical_plan(plan).await?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-            let mut stream = df.execute_stream().await?;
+            // The physical plan is kept so the progress line can read its live row counts.
+            let task_ctx = Arc::new(df.task_ctx());
+            let physical = df.create_physical_plan().await?;
+            let mut stream = execute_stream(Arc::clone(&physical), task_ctx)?;
             let format = self.output_format();
             // Progress would garble a table or CSV printed to the same terminal mid-stream;
             // tables are buffered until the end, so only those may share the terminal.
@@ -341,7 +374,12 @@ impl Shell {
                             (Some(b), Some(now)) => Some(now.since(b)),
                             _ => None,
                         };
-                        progress.update(Some(rows), so_far.as_ref());
+                        let rows = Rows {
+                            out: (!is_copy).then_some(rows as u64),
+                            read: rows_read(&physical),
+                            written: if is_copy { rows_into_sink(&physical) } else { None },
+                        };
+                        progress.update(rows, so_far.as_ref());
                     }
                 }
             }
@@ -372,8 +410,10 @@ impl Shell {
         partial: bool,
     ) {
         let mut err = std::io::stderr().lock();
-        // One line per cause, never one per channel.
+        // One line per cause, never one per channel. Notices quote team and channel names,
+        // which any Teams user can set.
         for line in report.lines() {
+            let line = terminal_text(&line, Layout::KeepNewlines);
             let _ = writeln!(err, "warning: {line}");
         }
         if partial {
@@ -399,9 +439,17 @@ impl Shell {
         }
         if let (Some(before), Some(now), Some(t)) = (before, self.graph_counters(), &self.teams) {
             let d = now.since(before);
+            let listed = if d.teams_discovered + d.channels_discovered > 0 {
+                format!(
+                    "; listed {} teams, {} channels",
+                    d.teams_discovered, d.channels_discovered
+                )
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 err,
-                "graph: {} requests, {} throttled (429), {:.1}s throttle wait, {} children skipped",
+                "graph: {} requests, {} throttled (429), {:.1}s throttle wait, {} children skipped{listed}",
                 d.requests,
                 d.throttled,
                 d.throttle_wait.as_secs_f64(),
@@ -439,6 +487,21 @@ impl Shell {
                 self.max_rows = n;
                 eprintln!("table row limit is {n}");
             }
+            Command::Quiet(None) => {
+                eprintln!("quiet mode is {}", if self.quiet { "on" } else { "off" })
+            }
+            Command::Quiet(Some(q)) => {
+                self.quiet = q;
+                eprintln!("quiet mode is {}", if q { "on" } else { "off" });
+            }
+            Command::ListFunctions => {
+                let batch = functions::list(&self.ctx.state())?;
+                self.print_batches(batch.schema(), &[batch], out)?;
+            }
+            Command::FunctionHelp(name) => {
+                write!(out, "{}", functions::help(&self.ctx.state(), &name)?)?;
+            }
+            Command::Include(path) => return self.include(&path, out).await,
             Command::Format(None) => eprintln!("output format is {}", self.format),
             Command::Format(Some(f)) => {
                 self.format = f;
@@ -463,6 +526,38 @@ impl Shell {
         }
         out.flush()?;
         Ok(Flow::Continue)
+    }
+
+    /// `\i FILE`: the file's statements run here, as if typed; the first failing one stops it
+    /// and is reported with its own file and line.
+    fn include<'a>(
+        &'a mut self,
+        path: &'a Path,
+        out: &'a mut dyn Write,
+    ) -> Pin<Box<dyn Future<Output = Result<Flow>> + 'a>> {
+        Box::pin(async move {
+            if self.include_depth >= MAX_INCLUDE_DEPTH {
+                return Err(ShellError::Usage(format!(
+                    "\\i {}: files nested more than {MAX_INCLUDE_DEPTH} deep (does a file include itself?)",
+                    path.display()
+                )));
+            }
+            let text = std::fs::read_to_string(path).map_err(|source| ShellError::ReadFile {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            self.include_depth += 1;
+            let result = run_script(self, &text, &path.display().to_string(), out).await;
+            self.include_depth -= 1;
+            match result {
+                Ok(flow) => Ok(flow),
+                Err((_, ShellError::Cancelled)) => Err(ShellError::Cancelled),
+                Err((at, e)) => Err(ShellError::Included {
+                    at,
+                    source: Box::new(e),
+                }),
+            }
+        })
     }
 
     /// Every table in every schema of the default catalog except information_schema.
@@ -575,23 +670,54 @@ impl Shell {
     }
 
     /// Table and column names for completion.
-    pub async fn completion_names(&self) -> Vec<String> {
-        let mut names = Vec::new();
+    pub async fn completion_names(&self) -> Completions {
+        let mut names = Completions::default();
         for (schema, table) in self.table_names().await {
             if schema == TEAMS_SCHEMA {
-                names.push(table.clone());
+                names.tables.push(table.clone());
             }
-            names.push(format!("{schema}.{table}"));
+            names.tables.push(format!("{schema}.{table}"));
             if let Ok(p) = self.ctx.table_provider(format!("{schema}.{table}")).await {
                 for f in p.schema().fields() {
-                    names.push(f.name().clone());
+                    names.columns.push(f.name().clone());
                 }
             }
         }
-        names.sort();
-        names.dedup();
+        for list in [&mut names.tables, &mut names.columns] {
+            list.sort();
+            list.dedup();
+        }
         names
     }
+}
+
+/// Rows the plan's scans (its leaves) have produced so far, from their live metrics; `None`
+/// when no scan reports any.
+fn rows_read(plan: &Arc<dyn ExecutionPlan>) -> Option<u64> {
+    let children = plan.children();
+    if children.is_empty() {
+        return plan
+            .metrics()
+            .and_then(|m| m.output_rows())
+            .map(|n| n as u64);
+    }
+    children
+        .into_iter()
+        .filter_map(rows_read)
+        .reduce(|a, b| a + b)
+}
+
+/// Rows a COPY has handed to its file writer so far: what left the writer's input.
+fn rows_into_sink(plan: &Arc<dyn ExecutionPlan>) -> Option<u64> {
+    if let Some(sink) = plan.downcast_ref::<DataSinkExec>() {
+        let input = sink.input();
+        return input
+            .metrics()
+            .and_then(|m| m.output_rows())
+            .map(|n| n as u64)
+            .or_else(|| rows_read(input));
+    }
+    plan.children().into_iter().find_map(rows_into_sink)
 }
 
 /// A filter on one column that a connector could push down, used by `\d TABLE` to ask the

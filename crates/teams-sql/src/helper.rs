@@ -1,10 +1,13 @@
 //! rustyline helper: multi-line input until `;` and completion of SQL keywords, table names and
-//! column names (refreshed after every statement, so new external tables complete too).
+//! column names (refreshed after every statement, so new external tables complete too). Where
+//! only a table can follow (`FROM`, `JOIN`, `\d`), tables are offered first, so `FROM cha<Tab>`
+//! completes `channels` rather than stopping at the shared prefix with `channel_id`; after `\i`
+//! file names are completed.
 
 use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
 
-use rustyline::completion::{Completer, Pair};
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
@@ -101,16 +104,86 @@ const KEYWORDS: &[&str] = &[
     "RANK",
 ];
 
-/// Names the completer offers besides keywords; shared with the REPL, which refreshes it.
-pub type Names = Arc<RwLock<Vec<String>>>;
+/// Table and column names the completer offers besides keywords.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Completions {
+    /// Bare names of the default schema's tables and `schema.table` for all.
+    pub tables: Vec<String>,
+    pub columns: Vec<String>,
+}
+
+/// Shared with the REPL, which refreshes it after every statement.
+pub type Names = Arc<RwLock<Completions>>;
+
+/// Words after which only a table name can come.
+const TABLE_CONTEXT: &[&str] = &["from", "join", "into", "table", "update", "describe", "\\d"];
 
 pub struct ShellHelper {
     names: Names,
+    files: FilenameCompleter,
+}
+
+fn matching(names: &[String], lower: &str, out: &mut Vec<String>) {
+    for n in names {
+        if n.to_ascii_lowercase().starts_with(lower) && !out.contains(n) {
+            out.push(n.clone());
+        }
+    }
+}
+
+/// True when the word before `start` (ignoring `,` of a `FROM a, b` list) only admits a table.
+fn wants_table(line: &str, start: usize) -> bool {
+    let before = line[..start].trim_end();
+    let before = before.strip_suffix(',').map_or(before, str::trim_end);
+    let previous = before
+        .rsplit(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if TABLE_CONTEXT.contains(&previous.as_str()) {
+        return true;
+    }
+    // `FROM a, b<Tab>`: the comma continues the table list when the clause is still FROM.
+    if line[..start].trim_end().ends_with(',') {
+        let lower = before.to_ascii_lowercase();
+        let last_clause = [
+            "select", "from", "where", "group", "order", "on", "join", "having",
+        ]
+        .iter()
+        .filter_map(|k| {
+            lower
+                .match_indices(k)
+                .filter(|(i, _)| {
+                    let prev = lower[..*i].chars().next_back();
+                    let next = lower[i + k.len()..].chars().next();
+                    prev.is_none_or(|c| !c.is_alphanumeric() && c != '_')
+                        && next.is_none_or(|c| !c.is_alphanumeric() && c != '_')
+                })
+                .map(|(i, _)| (i, *k))
+                .last()
+        })
+        .max();
+        return matches!(last_clause, Some((_, "from")));
+    }
+    false
 }
 
 impl ShellHelper {
     pub fn new(names: Names) -> Self {
-        ShellHelper { names }
+        ShellHelper {
+            names,
+            files: FilenameCompleter::new(),
+        }
+    }
+
+    fn table_candidates(&self, prefix: &str) -> Vec<String> {
+        let lower = prefix.to_ascii_lowercase();
+        let mut out = Vec::new();
+        if let Ok(names) = self.names.read() {
+            matching(&names.tables, &lower, &mut out);
+        }
+        out.sort();
+        out
     }
 
     fn candidates(&self, prefix: &str) -> Vec<String> {
@@ -118,11 +191,8 @@ impl ShellHelper {
         let keyword_lowercase = prefix.chars().all(|c| !c.is_ascii_uppercase());
         let mut out: Vec<String> = Vec::new();
         if let Ok(names) = self.names.read() {
-            for n in names.iter() {
-                if n.to_ascii_lowercase().starts_with(&lower) && !out.contains(n) {
-                    out.push(n.clone());
-                }
-            }
+            matching(&names.columns, &lower, &mut out);
+            matching(&names.tables, &lower, &mut out);
         }
         for k in KEYWORDS {
             if k.to_ascii_lowercase().starts_with(&lower) {
@@ -159,10 +229,14 @@ impl Completer for ShellHelper {
         &self,
         line: &str,
         pos: usize,
-        _ctx: &Context<'_>,
+        ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         if !line.is_char_boundary(pos) {
             return Ok((pos, Vec::new()));
+        }
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("\\i ") || trimmed.starts_with("\\include ") {
+            return self.files.complete(line, pos, ctx);
         }
         let mut start = word_start(line, pos);
         let mut prefix = &line[start..pos];
@@ -177,8 +251,14 @@ impl Completer for ShellHelper {
         if prefix.is_empty() {
             return Ok((pos, Vec::new()));
         }
-        let pairs = self
-            .candidates(prefix)
+        let mut found = Vec::new();
+        if wants_table(line, start) {
+            found = self.table_candidates(prefix);
+        }
+        if found.is_empty() {
+            found = self.candidates(prefix);
+        }
+        let pairs = found
             .into_iter()
             .map(|c| Pair {
                 display: c.clone(),
@@ -216,18 +296,64 @@ mod tests {
     use super::*;
 
     fn helper() -> ShellHelper {
-        ShellHelper::new(Arc::new(RwLock::new(vec![
-            "messages".into(),
-            "message_replies".into(),
-            "members".into(),
-            "last_modified_date_time".into(),
-        ])))
+        ShellHelper::new(Arc::new(RwLock::new(Completions {
+            tables: vec![
+                "messages".into(),
+                "message_replies".into(),
+                "members".into(),
+                "channels".into(),
+                "teams.channels".into(),
+            ],
+            columns: vec![
+                "last_modified_date_time".into(),
+                "channel_id".into(),
+                "membership_type".into(),
+            ],
+        })))
+    }
+
+    fn complete(h: &ShellHelper, line: &str) -> Vec<String> {
+        let history = rustyline::history::DefaultHistory::new();
+        let ctx = Context::new(&history);
+        let (_, pairs) = h.complete(line, line.len(), &ctx).unwrap();
+        pairs.into_iter().map(|p| p.replacement).collect()
+    }
+
+    #[test]
+    fn tables_come_first_where_only_a_table_fits() {
+        let h = helper();
+        assert_eq!(complete(&h, "SELECT * FROM cha"), vec!["channels"]);
+        assert_eq!(
+            complete(&h, "select * from teams t join cha"),
+            vec!["channels"]
+        );
+        assert_eq!(
+            complete(&h, "SELECT * FROM messages, cha"),
+            vec!["channels"]
+        );
+        assert_eq!(complete(&h, "\\d mem"), vec!["members"]);
+        // Elsewhere columns, tables and keywords all fit.
+        assert_eq!(complete(&h, "SELECT cha"), vec!["channel_id", "channels"]);
+        assert_eq!(
+            complete(&h, "SELECT a, cha"),
+            vec!["channel_id", "channels"]
+        );
+        assert_eq!(
+            complete(&h, "SELECT * FROM t WHERE a = 1 AND mem"),
+            vec!["members", "membership_type"]
+        );
+        // No table matches: fall back to everything rather than offer nothing.
+        assert_eq!(
+            complete(&h, "SELECT * FROM last"),
+            vec!["last", "last_modified_date_time"]
+        );
     }
 
     #[test]
     fn completes_tables_columns_and_keywords() {
         let h = helper();
         assert_eq!(h.candidates("mess"), vec!["message_replies", "messages"]);
+        assert_eq!(h.candidates("teams.ch"), vec!["teams.channels"]);
         assert_eq!(h.candidates("last_m"), vec!["last_modified_date_time"]);
         assert_eq!(h.candidates("SEL"), vec!["SELECT"]);
         assert_eq!(h.candidates("sel"), vec!["select"]);

@@ -13,6 +13,7 @@ mod demo;
 mod destinations;
 mod error;
 mod exec;
+mod functions;
 mod helper;
 mod history;
 mod logging;
@@ -24,19 +25,25 @@ mod script;
 mod session;
 mod spool;
 mod stats;
+mod url_tables;
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
-use crate::args::Args;
+use crate::args::{Args, Input};
 use crate::error::{Result, ShellError};
 use crate::exec::{Flow, Shell, run_script};
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let matches = Args::command().get_matches();
+    let args = match Args::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(e) => e.exit(),
+    };
     logging::init(args.verbose);
+    let inputs = args::inputs_in_order(&args, &matches);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -47,7 +54,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    match runtime.block_on(run(args, inputs)) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(n) => {
             eprintln!(
@@ -60,7 +67,7 @@ fn main() -> ExitCode {
         // Already reported with the failing statement's location.
         Err(e @ ShellError::ScriptFailed) => ExitCode::from(e.exit_code()),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", terminal_safe(&e));
             ExitCode::from(e.exit_code())
         }
     }
@@ -70,24 +77,34 @@ fn main() -> ExitCode {
 /// `--on-forbidden skip`, without `--allow-partial`).
 const PARTIAL_EXIT_CODE: u8 = 3;
 
+/// Errors can quote data (a value that failed to cast, a team name), which any Teams user
+/// can fill with terminal control sequences.
+fn terminal_safe(e: &dyn std::fmt::Display) -> String {
+    print_format::terminal_text(&e.to_string(), print_format::Layout::KeepNewlines)
+}
+
 /// Runs the session; returns how many statements read partially without the user accepting it.
-async fn run(args: Args) -> Result<usize> {
+async fn run(args: Args, inputs: Vec<Input>) -> Result<usize> {
     let mut shell = Shell::connect(&args).await?;
     let mut stdout = std::io::stdout();
 
-    if !args.commands.is_empty() || !args.files.is_empty() {
-        for (i, sql) in args.commands.iter().enumerate() {
-            let source = format!("-c #{}", i + 1);
-            if script_step(&mut shell, sql, &source, &mut stdout).await? == Flow::Quit {
-                return Ok(shell.partial_statements);
-            }
-        }
-        for path in &args.files {
-            let text = std::fs::read_to_string(path).map_err(|source| ShellError::ReadFile {
-                path: path.clone(),
-                source,
-            })?;
-            let source = path.display().to_string();
+    if !inputs.is_empty() {
+        // In the order given on the command line: `-f setup.sql -c "SELECT ..."` sets up first.
+        let mut commands = 0;
+        for input in &inputs {
+            let (text, source) = match input {
+                Input::Command(sql) => {
+                    commands += 1;
+                    (sql.clone(), format!("-c #{commands}"))
+                }
+                Input::File(path) => (
+                    std::fs::read_to_string(path).map_err(|source| ShellError::ReadFile {
+                        path: path.clone(),
+                        source,
+                    })?,
+                    path.display().to_string(),
+                ),
+            };
             if script_step(&mut shell, &text, &source, &mut stdout).await? == Flow::Quit {
                 return Ok(shell.partial_statements);
             }
@@ -125,7 +142,7 @@ async fn script_step(
             Err(ShellError::Cancelled)
         }
         Err((at, e)) => {
-            eprintln!("error at {at}: {e}");
+            eprintln!("error at {at}: {}", terminal_safe(&e));
             Err(ShellError::ScriptFailed)
         }
     }

@@ -22,6 +22,8 @@ pub enum PrintFormat {
     Automatic,
     Table,
     Csv,
+    /// Tab-separated values (CSV quoting rules with a tab delimiter, as datafusion-cli)
+    Tsv,
     Json,
     Ndjson,
 }
@@ -35,6 +37,14 @@ impl PrintFormat {
             other => other,
         }
     }
+
+    fn delimiter(self) -> u8 {
+        if self == PrintFormat::Tsv {
+            b'\t'
+        } else {
+            b','
+        }
+    }
 }
 
 impl FromStr for PrintFormat {
@@ -44,10 +54,11 @@ impl FromStr for PrintFormat {
             "automatic" | "auto" => Ok(PrintFormat::Automatic),
             "table" => Ok(PrintFormat::Table),
             "csv" => Ok(PrintFormat::Csv),
+            "tsv" => Ok(PrintFormat::Tsv),
             "json" => Ok(PrintFormat::Json),
             "ndjson" => Ok(PrintFormat::Ndjson),
             other => Err(format!(
-                "unknown format '{other}': expected table, csv, json, ndjson or automatic"
+                "unknown format '{other}': expected table, csv, tsv, json, ndjson or automatic"
             )),
         }
     }
@@ -59,6 +70,7 @@ impl fmt::Display for PrintFormat {
             PrintFormat::Automatic => "automatic",
             PrintFormat::Table => "table",
             PrintFormat::Csv => "csv",
+            PrintFormat::Tsv => "tsv",
             PrintFormat::Json => "json",
             PrintFormat::Ndjson => "ndjson",
         })
@@ -117,7 +129,7 @@ impl<'a> ResultPrinter<'a> {
                 self.rows - self.buffered_rows.min(self.rows)
             }
             // Streamed formats write every row.
-            PrintFormat::Csv | PrintFormat::Json | PrintFormat::Ndjson => 0,
+            PrintFormat::Csv | PrintFormat::Tsv | PrintFormat::Json | PrintFormat::Ndjson => 0,
         }
     }
 
@@ -136,10 +148,11 @@ impl<'a> ResultPrinter<'a> {
                     self.buffered_rows += take;
                 }
             }
-            PrintFormat::Csv => {
+            PrintFormat::Csv | PrintFormat::Tsv => {
                 let flat = nested_columns_as_json(batch)?;
                 let mut writer = csv::WriterBuilder::new()
                     .with_header(!self.csv_header_written)
+                    .with_delimiter(self.format.delimiter())
                     .build(&mut *self.out);
                 writer.write(&flat)?;
                 self.csv_header_written = true;
@@ -173,13 +186,14 @@ impl<'a> ResultPrinter<'a> {
                 let table = render_table(&self.schema, &self.buffered)?;
                 writeln!(self.out, "{table}")?;
             }
-            PrintFormat::Csv => {
+            PrintFormat::Csv | PrintFormat::Tsv => {
                 if !self.csv_header_written {
                     // An empty result still tells a pipe which columns it would have had.
                     let empty = RecordBatch::new_empty(Arc::clone(&self.schema));
                     let flat = nested_columns_as_json(&empty)?;
                     csv::WriterBuilder::new()
                         .with_header(true)
+                        .with_delimiter(self.format.delimiter())
                         .build(&mut *self.out)
                         .write(&flat)?;
                 }
@@ -206,7 +220,12 @@ pub fn render_table(schema: &Schema, batches: &[RecordBatch]) -> Result<String, 
     table
         .load_preset(presets::ASCII_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled);
-    table.set_header(schema.fields().iter().map(|f| Cell::new(f.name())));
+    table.set_header(
+        schema
+            .fields()
+            .iter()
+            .map(|f| Cell::new(terminal_text(f.name(), Layout::OneLine))),
+    );
     // An EXPLAIN plan is read line by line: cutting or flattening it would hide the very
     // scan details (pushed filters, request plan, metrics) people run EXPLAIN for.
     let whole_cells = is_explain(schema);
@@ -226,7 +245,7 @@ pub fn render_table(schema: &Schema, batches: &[RecordBatch]) -> Result<String, 
                     f.value(row).to_string()
                 };
                 cells.push(Cell::new(if whole_cells {
-                    text
+                    terminal_text(&text, Layout::KeepNewlines)
                 } else {
                     truncate_cell(&text)
                 }));
@@ -284,21 +303,77 @@ fn is_explain(schema: &Schema) -> bool {
 }
 
 fn truncate_cell(s: &str) -> String {
+    let visible = terminal_text(s, Layout::OneLine);
     // Identifiers and URLs (no whitespace) stay whole: people copy them into the next query.
-    if !s.chars().any(char::is_whitespace) {
+    if !s.chars().any(char::is_whitespace) || visible.chars().count() <= MAX_CELL_CHARS {
+        return visible;
+    }
+    // Cut between characters of the original text, so that an escape such as `\x1b` is
+    // never shown half.
+    let mut cut = String::new();
+    let mut shown = 0;
+    for c in s.chars() {
+        let mut one = String::new();
+        push_visible(&mut one, c, Layout::OneLine);
+        let n = one.chars().count();
+        if shown + n > MAX_CELL_CHARS - 1 {
+            break;
+        }
+        shown += n;
+        cut.push_str(&one);
+    }
+    cut.push('…');
+    cut
+}
+
+/// How line breaks of a value are laid out in a terminal table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Newlines, carriage returns and tabs become spaces: one table row per result row.
+    OneLine,
+    /// Newlines stay (EXPLAIN plans and messages are read line by line); tabs and carriage
+    /// returns become spaces.
+    KeepNewlines,
+}
+
+/// Text as it may be written to a terminal: values come from any Teams user, and an ESC, OSC
+/// or BEL sequence in a team name or message would otherwise drive the operator's terminal
+/// (set its title, plant hyperlinks, clear the screen, answer back). Control characters are
+/// shown escaped instead: C0 and DEL as `\x1b`, C1 and the bidirectional overrides (which
+/// reorder what is shown around them) as `\u{9b}`. Backslashes are left as they are, so a
+/// value can spell what looks like an escape; csv/tsv/json/ndjson keep every value exact.
+pub fn terminal_text(s: &str, layout: Layout) -> String {
+    if !s.chars().any(needs_escape) {
         return s.to_string();
     }
-    // Newlines inside a cell would break the table's alignment.
-    let one_line: String = s
-        .chars()
-        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
-        .collect();
-    if one_line.chars().count() <= MAX_CELL_CHARS {
-        one_line
-    } else {
-        let mut cut: String = one_line.chars().take(MAX_CELL_CHARS - 1).collect();
-        cut.push('…');
-        cut
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        push_visible(&mut out, c, layout);
+    }
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || is_bidi_control(c)
+}
+
+/// Unicode's explicit directional formatting characters (the "Trojan Source" set).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+}
+
+fn push_visible(out: &mut String, c: char, layout: Layout) {
+    use std::fmt::Write as _;
+    match c {
+        '\n' if layout == Layout::KeepNewlines => out.push('\n'),
+        '\n' | '\r' | '\t' => out.push(' '),
+        c if (c as u32) < 0x80 && c.is_control() => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c if needs_escape(c) => {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+        c => out.push(c),
     }
 }
 
@@ -540,6 +615,72 @@ mod tests {
         let id = "M".repeat(120);
         assert_eq!(truncate_cell(&id), id);
         assert_eq!(truncate_cell("a\nb"), "a b");
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped_in_tables() {
+        let hostile = "Sales\u{1b}]0;owned\u{7}\u{1b}[2J\u{9b}31m\u{202e}gnp.exe\u{7f}";
+        assert_eq!(
+            terminal_text(hostile, Layout::OneLine),
+            "Sales\\x1b]0;owned\\x07\\x1b[2J\\u{9b}31m\\u{202e}gnp.exe\\x7f"
+        );
+        assert_eq!(terminal_text("a\tb\r\nc", Layout::OneLine), "a b  c");
+        assert_eq!(terminal_text("a\tb\nc", Layout::KeepNewlines), "a b\nc");
+        assert_eq!(
+            terminal_text("plain ü 😀 \\x1b", Layout::OneLine),
+            "plain ü 😀 \\x1b"
+        );
+
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "n\u{7}",
+            DataType::Utf8,
+            true,
+        )]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(StringArray::from(vec![
+                hostile,
+                &"\u{1b}[31m red ".repeat(20),
+            ]))],
+        )
+        .unwrap();
+        let text = render_table(&schema, &[batch]).unwrap();
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(text.contains("n\\x07"), "{text}");
+        assert!(text.contains("Sales\\x1b]0;owned\\x07"), "{text}");
+        // Cut long cells between escapes, never inside one.
+        assert!(text.contains("\\x1b[31m red …"), "{text}");
+    }
+
+    #[test]
+    fn streamed_formats_keep_control_characters_exact() {
+        let value = "a\u{1b}]0;t\u{7}\tb";
+        let batch = RecordBatch::try_from_iter(vec![(
+            "v",
+            Arc::new(StringArray::from(vec![value])) as ArrayRef,
+        )])
+        .unwrap();
+        assert_eq!(print(PrintFormat::Csv, &batch), format!("v\n{value}\n"));
+        assert_eq!(print(PrintFormat::Tsv, &batch), format!("v\n\"{value}\"\n"));
+        let json: serde_json::Value =
+            serde_json::from_str(&print(PrintFormat::Json, &batch)).unwrap();
+        assert_eq!(json[0]["v"], value);
+        let json_text = print(PrintFormat::Ndjson, &batch);
+        assert!(!json_text.contains('\u{1b}'), "{json_text:?}");
+        let row: serde_json::Value = serde_json::from_str(json_text.trim()).unwrap();
+        assert_eq!(row["v"], value);
+    }
+
+    #[test]
+    fn tsv_separates_with_tabs() {
+        assert_eq!(
+            print(PrintFormat::Tsv, &sample()),
+            "name\tn\troles\na,b\t1\t\"[\"\"owner\"\"]\"\n\t2\t\n"
+        );
+        assert_eq!("tsv".parse::<PrintFormat>(), Ok(PrintFormat::Tsv));
     }
 
     #[test]

@@ -29,8 +29,7 @@ impl Progress {
     pub const INTERVAL: Duration = Duration::from_millis(200);
 
     /// `since_start` are the Graph counters accumulated by this query so far.
-    /// `rows` is `None` when the rows are consumed elsewhere (Delta writes).
-    pub fn update(&mut self, rows: Option<usize>, since_start: Option<&GraphCounters>) {
+    pub fn update(&mut self, rows: Rows, since_start: Option<&GraphCounters>) {
         if !self.enabled || self.started.elapsed() < SHOW_AFTER {
             return;
         }
@@ -46,8 +45,44 @@ impl Progress {
     }
 }
 
-fn message(rows: Option<usize>, g: Option<&GraphCounters>) -> String {
-    let rows = rows.map(|r| format!("{r} rows")).unwrap_or_default();
+/// Row counts of a running statement, each known only for some statements.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rows {
+    /// Rows the statement has returned so far (queries whose result the shell prints).
+    pub out: Option<u64>,
+    /// Rows its scans have produced: what an aggregate or a COPY has worked through while it
+    /// returns nothing yet.
+    pub read: Option<u64>,
+    /// Rows handed to a COPY's writer so far.
+    pub written: Option<u64>,
+}
+
+impl Rows {
+    fn text(self) -> String {
+        match self {
+            Rows {
+                written: Some(w), ..
+            } => format!("{w} rows written"),
+            Rows {
+                read: Some(r),
+                out: Some(o),
+                ..
+            } if r > o => {
+                if o == 0 {
+                    format!("{r} rows read")
+                } else {
+                    format!("{r} rows read, {o} rows out")
+                }
+            }
+            Rows { out: Some(o), .. } => format!("{o} rows"),
+            Rows { read: Some(r), .. } => format!("{r} rows read"),
+            _ => String::new(),
+        }
+    }
+}
+
+fn message(rows: Rows, g: Option<&GraphCounters>) -> String {
+    let rows = rows.text();
     match g {
         None => rows,
         Some(g) => {
@@ -95,6 +130,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rows_say_what_an_aggregate_or_a_copy_has_done() {
+        let aggregate = Rows {
+            out: Some(0),
+            read: Some(1200),
+            written: None,
+        };
+        assert_eq!(aggregate.text(), "1200 rows read");
+        let filter = Rows {
+            out: Some(7),
+            read: Some(1200),
+            written: None,
+        };
+        assert_eq!(filter.text(), "1200 rows read, 7 rows out");
+        let copy = Rows {
+            out: None,
+            read: Some(900),
+            written: Some(850),
+        };
+        assert_eq!(copy.text(), "850 rows written");
+        let delta = Rows {
+            read: Some(900),
+            ..Rows::default()
+        };
+        assert_eq!(delta.text(), "900 rows read");
+    }
+
+    #[test]
     fn message_counts_what_discovery_found() {
         let g = GraphCounters {
             requests: 7,
@@ -103,7 +165,13 @@ mod tests {
             ..GraphCounters::default()
         };
         assert_eq!(
-            message(Some(3), Some(&g)),
+            message(
+                Rows {
+                    out: Some(3),
+                    ..Rows::default()
+                },
+                Some(&g)
+            ),
             "found 2 teams, 5 channels; 7 Graph requests (teams 0, channels 0, messages 0) 3 rows"
         );
     }
@@ -122,11 +190,18 @@ mod tests {
             ..GraphCounters::default()
         };
         assert_eq!(
-            message(Some(40), Some(&g)),
+            message(
+                Rows {
+                    out: Some(40),
+                    read: Some(40),
+                    written: None
+                },
+                Some(&g)
+            ),
             "12 Graph requests (teams 1, channels 0, messages 9) 2 throttled, waited 1.5s 40 rows"
         );
         assert_eq!(
-            message(None, Some(&GraphCounters::default())),
+            message(Rows::default(), Some(&GraphCounters::default())),
             "0 Graph requests (teams 0, channels 0, messages 0)"
         );
     }

@@ -11,6 +11,7 @@ use crate::error::{Result, ShellError};
 use crate::exec::{Flow, Shell};
 use crate::helper::{Names, ShellHelper};
 use crate::history;
+use crate::print_format::{Layout, terminal_text};
 use crate::script;
 
 const PROMPT: &str = "teams-sql> ";
@@ -51,7 +52,9 @@ pub async fn run(shell: &mut Shell) -> Result<()> {
                 if input.trim().is_empty() {
                     continue;
                 }
-                if !history::may_contain_secret(&input) {
+                // Marker words catch secrets in general; the live client secret is checked as
+                // well, since it is a random string that matches no marker.
+                if !history::may_contain_secret(&input) && !shell.holds_secret(&input) {
                     let _ = rl.add_history_entry(input.trim_end());
                 }
                 if run_input(shell, &input, &mut stdout).await == Flow::Quit {
@@ -92,7 +95,11 @@ async fn run_input(shell: &mut Shell, input: &str, out: &mut dyn Write) -> Flow 
                 return Flow::Continue;
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                // Errors can quote data (a value that failed to cast, a team name).
+                eprintln!(
+                    "error: {}",
+                    terminal_text(&e.to_string(), Layout::KeepNewlines)
+                );
                 return Flow::Continue;
             }
         }

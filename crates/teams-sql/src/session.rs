@@ -9,6 +9,7 @@ use deltalake::delta_datafusion::DeltaTableFactory;
 use deltalake::delta_datafusion::planner::DeltaPlanner;
 
 use crate::copy_delta::DeltaFormatFactory;
+use crate::url_tables;
 
 /// Schema that holds the five Teams tables; unqualified names resolve in it.
 pub const TEAMS_SCHEMA: &str = "teams";
@@ -36,5 +37,5 @@ pub fn new_context() -> SessionContext {
     let factories = state.table_factories_mut();
     factories.insert("DELTA".to_string(), Arc::new(DeltaTableFactory {}));
     factories.insert("DELTATABLE".to_string(), Arc::new(DeltaTableFactory {}));
-    SessionContext::new_with_state(state)
+    url_tables::enable(SessionContext::new_with_state(state))
 }

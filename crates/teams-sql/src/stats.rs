@@ -13,9 +13,12 @@ pub struct GraphCounters {
     pub retries: u64,
     pub throttle_wait: Duration,
     pub per_class: BTreeMap<String, u64>,
-    /// Teams and channels the scans found by listing them (see `TeamsHandle::discovered`).
+    /// Distinct teams and channels the statement's scans found by listing them (see
+    /// `TeamsHandle::discovered`): counted per statement already, so never differenced.
     pub teams_discovered: u64,
     pub channels_discovered: u64,
+    /// Rows the Teams scans produced (running total, see `TeamsHandle::rows_produced`).
+    pub rows_produced: u64,
 }
 
 impl GraphCounters {
@@ -32,12 +35,15 @@ impl GraphCounters {
                 .collect(),
             teams_discovered: 0,
             channels_discovered: 0,
+            rows_produced: 0,
         }
     }
 
-    pub fn with_discovered(mut self, d: datafusion_teams::Discovered) -> Self {
+    pub fn with_scans(mut self, handle: &datafusion_teams::TeamsHandle) -> Self {
+        let d = handle.discovered();
         self.teams_discovered = d.teams;
         self.channels_discovered = d.channels;
+        self.rows_produced = handle.rows_produced();
         self
     }
 
@@ -58,12 +64,9 @@ impl GraphCounters {
                 .map(|(k, v)| (k.clone(), v.saturating_sub(earlier.class(k))))
                 .filter(|(_, v)| *v > 0)
                 .collect(),
-            teams_discovered: self
-                .teams_discovered
-                .saturating_sub(earlier.teams_discovered),
-            channels_discovered: self
-                .channels_discovered
-                .saturating_sub(earlier.channels_discovered),
+            teams_discovered: self.teams_discovered,
+            channels_discovered: self.channels_discovered,
+            rows_produced: self.rows_produced.saturating_sub(earlier.rows_produced),
         }
     }
 }
@@ -82,6 +85,7 @@ mod tests {
             per_class: [("teams_list".to_string(), 5)].into(),
             teams_discovered: 4,
             channels_discovered: 10,
+            rows_produced: 100,
         };
         let b = GraphCounters {
             requests: 9,
@@ -95,12 +99,15 @@ mod tests {
             .into(),
             teams_discovered: 4,
             channels_discovered: 13,
+            rows_produced: 150,
         };
         let d = b.since(&a);
         assert_eq!((d.requests, d.throttled, d.retries), (4, 0, 1));
         assert_eq!(d.throttle_wait, Duration::from_secs(1));
         assert_eq!(d.class("teams_list"), 1);
         assert_eq!(d.class("members_list"), 3);
-        assert_eq!((d.teams_discovered, d.channels_discovered), (0, 3));
+        // Discovery is counted per statement by the connector, so it is the later value.
+        assert_eq!((d.teams_discovered, d.channels_discovered), (4, 13));
+        assert_eq!(d.rows_produced, 50);
     }
 }
