@@ -61,6 +61,7 @@
 
 mod decode;
 mod discovery;
+mod embed;
 mod error;
 mod exec;
 mod factory;
@@ -80,6 +81,7 @@ use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 
+pub use embed::{TeamsSchemaProvider, register_in_schema};
 pub use error::TeamsError;
 pub use exec::TeamsScanExec;
 pub use factory::{FACTORY_NAME, TeamsTableFactory};
