@@ -1,7 +1,8 @@
 //! COPY to object stores, end to end through the binary, against loopback emulators of each
 //! cloud that these tests start themselves: moto (S3), Azurite (Azure Blob, behind both `az://`
-//! and `abfss://`) and gcp-storage-emulator (GCS, through `.ci/gcs-emulator.py`, which mends the
-//! parts of GCS's XML API it lacks). `.ci/install-emulators` installs them; the
+//! and `abfss://`) and gcp-storage-emulator (GCS, through `tests/emulators/gcs-emulator.py`,
+//! which mends the parts of GCS's XML API it lacks). The first test to need them installs them
+//! with `tests/emulators/install.sh` (PyPI and npm), once for every test thread and process; the
 //! tests are compiled only with the cloud features (`cargo test --workspace --all-features`).
 //!
 //! The binary gets what a user exports for each cloud (README, "Exporting with COPY") plus the
@@ -17,9 +18,9 @@ mod common;
 use std::collections::HashMap;
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -53,10 +54,67 @@ impl Cloud {
     }
 }
 
+/// The repository, spelled without `crates/teams-sql/../..` so that messages read well.
+fn repo() -> PathBuf {
+    let root = repo_root();
+    root.canonicalize().unwrap_or(root)
+}
+
+/// `$TEAMS_SQL_EMULATORS` (relative to the repository, like `target/`), else `target/emulators`.
 fn emulators_dir() -> PathBuf {
-    std::env::var_os("TEAMS_SQL_EMULATORS")
+    let dir = std::env::var_os("TEAMS_SQL_EMULATORS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target/emulators"))
+        .unwrap_or_else(|| PathBuf::from("target/emulators"));
+    repo().join(dir)
+}
+
+/// The installed emulators. The first caller in this process runs `tests/emulators/install.sh`
+/// (a no-op once they are installed) while holding an exclusive lock on the directory, so
+/// concurrent test processes (`cargo test` runs several binaries, CI may run several jobs)
+/// install once and the others wait; threads of this process wait on the `OnceLock`.
+fn emulators() -> &'static Path {
+    static READY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match READY.get_or_init(install_emulators) {
+        Ok(dir) => dir,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn install_emulators() -> Result<PathBuf, String> {
+    let dir = emulators_dir();
+    let script = repo().join("tests/emulators/install.sh");
+    let by_hand = format!("`bash {} {}`", script.display(), dir.display());
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let lock_path = dir.join(".lock");
+    let lock = File::create(&lock_path)
+        .and_then(|f| f.lock().map(|()| f))
+        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("running {by_hand}: {e}"))?;
+    drop(lock);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        return Err(format!(
+            "the cloud COPY tests could not install their storage emulators (moto and \
+             gcp-storage-emulator from PyPI, Azurite from the npm registry) into {}: {by_hand} \
+             exited with {}.\n{said}\nOnce the registries are reachable, run the tests again or \
+             {by_hand}; set TEAMS_SQL_EMULATORS to install elsewhere.",
+            dir.display(),
+            out.status
+        ));
+    }
+    // The install line says where and how long (silent when there was nothing to do). Written
+    // past the test harness's capture of `eprint!`: it is news for the whole run, not one test.
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), said.as_bytes());
+    Ok(dir)
 }
 
 fn free_port() -> u16 {
@@ -79,7 +137,7 @@ impl Emulator {
     fn start(cloud: Cloud) -> Emulator {
         let port = free_port();
         let dir = tempfile::tempdir().unwrap();
-        let tools = emulators_dir();
+        let tools = emulators();
         let (program, args): (PathBuf, Vec<String>) = match cloud {
             Cloud::S3 => (
                 tools.join("venv/bin/moto_server"),
@@ -106,7 +164,7 @@ impl Emulator {
                 tools.join("venv/bin/python"),
                 vec![
                     repo_root()
-                        .join(".ci/gcs-emulator.py")
+                        .join("tests/emulators/gcs-emulator.py")
                         .display()
                         .to_string(),
                     "start".into(),
@@ -120,9 +178,7 @@ impl Emulator {
         };
         assert!(
             program.exists(),
-            "{} is not installed: the cloud COPY tests need the storage emulators; run \
-             `.ci/install-emulators` (moto and gcp-storage-emulator from PyPI, Azurite from npm, \
-             into {})",
+            "{} is missing although {} is marked ready; delete that directory to reinstall",
             program.display(),
             tools.display()
         );

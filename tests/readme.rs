@@ -108,3 +108,40 @@ fn every_sql_block_in_the_readme_runs() {
         );
     }
 }
+
+/// The lines between a ```LANG fence and its closing fence, for every such block.
+fn fenced_blocks(text: &str, lang: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    for line in text.lines() {
+        match (&mut current, line.trim().strip_prefix("```")) {
+            (None, Some(l)) if l.trim() == lang => current = Some(Vec::new()),
+            (Some(_), Some(_)) => out.extend(current.take().map(|b| b.join("\n"))),
+            (Some(block), None) => block.push(line),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The README's embedding program is not compiled where it stands; the same text is the
+/// `no_run` doctest on `register_in_schema`, which `cargo test` compiles against the crate.
+#[test]
+fn the_readme_embedding_program_is_the_compiled_doctest() {
+    let readme = readme();
+    let programs = fenced_blocks(&readme, "rust");
+    assert_eq!(programs.len(), 1, "one Rust program in the README");
+    let source =
+        std::fs::read_to_string(repo_root().join("crates/datafusion-teams/src/embed.rs")).unwrap();
+    let doc: String = source
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("///"))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let doctests = fenced_blocks(&doc, "no_run");
+    assert!(
+        doctests.contains(&programs[0]),
+        "the README's Rust block differs from the doctest in crates/datafusion-teams/src/embed.rs"
+    );
+}

@@ -68,6 +68,7 @@
 
 mod decode;
 mod discovery;
+mod embed;
 mod error;
 mod exec;
 mod factory;
@@ -92,6 +93,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
+pub use embed::{TeamsSchemaProvider, register_in_schema};
 pub use error::TeamsError;
 pub use exec::TeamsScanExec;
 pub use factory::{FACTORY_NAME, TeamsTableFactory};
