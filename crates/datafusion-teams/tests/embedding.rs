@@ -286,3 +286,20 @@ async fn the_embedding_example_runs() {
     assert_eq!(got, expected);
     assert!(report.notices.is_empty(), "{:?}", report.notices);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_that_embeds_the_tables_can_set_the_teams_settings() {
+    let server = graph_sim::start(SimConfig::for_tests()).await.unwrap();
+    let ctx = engine().await;
+    register_in_schema(&ctx, "lake", "crm", TeamsConfig::new(client_for(&server))).unwrap();
+    // Without the settings in the session, DataFusion answers "Could not find config namespace".
+    sql(&ctx, "SET teams.on_forbidden = 'skip'").await;
+    let state = ctx.state();
+    let set = state.config_options().extensions.get::<TeamsOptions>();
+    assert_eq!(
+        set.map(|o| o.on_forbidden),
+        Some(datafusion_teams::OnForbidden::Skip)
+    );
+    let refused = ctx.sql("SET teams.on_forbidden = 'maybe'").await;
+    assert!(refused.is_err(), "a bad value must be refused");
+}
