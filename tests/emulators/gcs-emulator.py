@@ -1,7 +1,7 @@
 """gcp-storage-emulator, with the fixes object_store needs to reach it.
 
 object_store talks to GCS through the XML API, which this emulator (2026.7.19) implements only
-partly. Two gaps, both mended here without touching anything else:
+partly. The gaps it has, mended here without touching anything else:
 - object paths come percent-encoded (`PUT /my%2Dbucket/teams%2Fchannels%2Eparquet`), which real
   GCS decodes and the emulator routes undecoded (501 Not Implemented);
 - XML uploads and downloads answer without the ETag, Last-Modified and x-goog-generation
@@ -9,7 +9,12 @@ partly. Two gaps, both mended here without touching anything else:
 - the XML listing (`GET /bucket?list-type=2&prefix=..`), which deltalake uses to find a
   table's log, is missing: it is answered here from the emulator's own object list;
 - HEAD, which object_store uses for an object's size, is not served: it is answered as GET
-  without the body.
+  without the body;
+- a copy (`PUT` with `x-goog-copy-source: bucket/object` and no body), which object_store's
+  `copy` and `rename` send and teams-sql uses to move a staged COPY into place, is taken for an
+  empty upload and fails: it is answered here by copying the object;
+- DELETE on an XML object path (object_store's `delete`) is not routed: it is routed here to
+  the emulator's own delete.
 Conditional writes (`x-goog-if-generation-match`) stay ignored, so concurrent Delta writers
 cannot be tested against it; a single writer can.
 
@@ -49,9 +54,36 @@ def with_object_headers(handler):
     return wrapped
 
 
+def with_xml_copy(upload):
+    """PUT Object (copy) of the XML API: the source comes in a header, percent-encoded."""
+
+    def wrapped(request, response, storage, *args, **kwargs):
+        source = request.get_header("x-goog-copy-source", None)
+        if not source:
+            return upload(request, response, storage, *args, **kwargs)
+        src_bucket, _, src_object = unquote(source).lstrip("/").partition("/")
+        try:
+            objects._copy(
+                request.base_url,
+                storage,
+                src_bucket,
+                src_object,
+                request.params["bucket_name"],
+                request.params["object_id"],
+            )
+        except Exception:
+            response.status = HTTPStatus.NOT_FOUND
+
+    return wrapped
+
+
 for _, handlers in server.HANDLERS:
     for method, handler in list(handlers.items()):
-        if handler in (objects.download, objects.xml_upload):
+        if handler is objects.xml_upload:
+            handlers[method] = with_object_headers(with_xml_copy(handler))
+            # DELETE Object of the XML API (object_store's delete, and rename's second half).
+            handlers[server.DELETE] = objects.delete
+        elif handler is objects.download:
             handlers[method] = with_object_headers(handler)
 
 
