@@ -394,3 +394,36 @@ async fn few_ids_over_several_teams_are_point_reads_of_the_real_channels() {
         &["team_id", "channel_id", "id"],
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_parents_over_several_teams_follow_the_access_explain_prints() {
+    let env = env().await;
+    for (per_channel, point_expected) in [(1, true), (5, false)] {
+        let (messages, _) = in_list_query(&env, per_channel, "");
+        let pushed = messages
+            .replace("FROM messages", "FROM message_replies")
+            .replace("AND id IN", "AND parent_message_id IN");
+        let (point, estimate) = chosen_access(&env.explain(&pushed).await);
+        assert_eq!(point, point_expected, "{per_channel} parents per channel");
+        let (batches, counts) = env.counted(&pushed).await;
+        if point {
+            assert_eq!(total(&counts), estimate, "{counts:?}");
+            assert_eq!(count(&counts, "messages_list"), 0, "{counts:?}");
+        } else {
+            // Lower bound: long threads add replies@odata.nextLink pages.
+            assert!(total(&counts) >= estimate, "{counts:?}");
+            assert_eq!(count(&counts, "replies_list"), 0, "{counts:?}");
+        }
+        let (messages, _) = in_list_query(&env, per_channel, "'' || ");
+        let unpushed = messages
+            .replace("FROM messages", "FROM message_replies")
+            .replace("AND '' || id IN", "AND '' || parent_message_id IN");
+        let expected = actual_rows(&env.query(&unpushed).await);
+        assert!(!expected.is_empty(), "the named parents have replies");
+        assert_rows_eq(
+            actual_rows(&batches),
+            expected,
+            &["team_id", "channel_id", "parent_message_id", "id"],
+        );
+    }
+}

@@ -7,7 +7,8 @@
 //!   for time-bounded queries; refused (402/403) once per run, then the run falls back;
 //! - channel delta with `lastModifiedDateTime gt`, for recent lower bounds (8-month window);
 //!   the documented 400s make the run fall back to the channel listing;
-//! - `GET .../messages/{id}/replies` only when team, channel and parent message are all named.
+//! - `GET .../messages/{id}` and `.../messages/{id}/replies` only when team, channel and message
+//!   (parent) ids are all named and the plan found point reads cheaper (`ScanPlan::access`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
