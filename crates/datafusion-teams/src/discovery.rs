@@ -77,7 +77,10 @@ pub(crate) fn per_team(
 /// ids, if any).
 pub(crate) fn team_channels(scan: &Arc<Scan>, team: Named) -> ChannelStream {
     let p = &scan.plan.pushdown;
-    if let (Some(_), Some(channels)) = (&p.team_ids, &p.channel_ids) {
+    // Several named teams and channels: the plan chose to learn which pairs exist.
+    if let (Some(_), Some(channels)) = (&p.team_ids, &p.channel_ids)
+        && !scan.plan.learn_pairs
+    {
         let pairs: Vec<Result<(Named, Named), TeamsError>> = channels
             .iter()
             .map(|c| Ok((team.clone(), Named::id(c.clone()))))

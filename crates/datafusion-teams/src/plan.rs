@@ -41,6 +41,72 @@ pub struct ScanPlan {
     pub source: MessageSource,
     /// For `teams`: projected columns need `GET /teams/{id}`.
     pub team_detail: bool,
+    /// For message tables naming teams, channels and message (or parent) ids: point reads or
+    /// the listing, decided once here for the whole scan (partitions keep it).
+    pub access: Option<Access>,
+    /// For message tables naming several teams and several channels: list each team's
+    /// channels first instead of trying every (team, channel) of the product.
+    pub learn_pairs: bool,
+}
+
+/// Point reads cost at most this many times the cheapest listing, per channel. A listing
+/// costs one request per channel only while the channel holds at most 50 posts (§2.6, §3.2 of
+/// docs/graph.md: `$top` at most 50, replies inline), and nothing says in advance how many it
+/// holds; point reads cost exactly one request per id (§2.8; §2.7 for a parent's replies, one
+/// page of 50 replies). Four ids per channel is at most four times a one-page listing, which a
+/// channel of 200 posts or more already costs, so a few named ids never risk a long listing.
+pub const POINT_READS_PER_CHANNEL: usize = 4;
+
+/// The chosen way to reach named messages, with both estimates for EXPLAIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    pub point_reads: bool,
+    /// Requests of the point reads, the channel listings of `learn_pairs` included.
+    pub point_requests: usize,
+    /// Fewest requests the listing can cost (one page per channel, pair learning included).
+    pub listing_requests: usize,
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (point, list) = (self.point_requests, self.listing_requests);
+        if self.point_reads {
+            write!(f, "chose {point} point reads vs >= {list} listing requests")
+        } else {
+            write!(f, "chose >= {list} listing requests vs {point} point reads")
+        }
+    }
+}
+
+/// Cost model of a message scan naming `teams` teams, `channels` channels and `keys` message
+/// (or parent) ids per channel. A channel belongs to one team, so the blind product
+/// teams x channels wastes requests on pairs that do not exist; listing each team's channels
+/// (one request per team, `GET /teams/{t}/channels`, §2.4) finds the real pairs, at most one
+/// per channel. Returns whether to learn the pairs, and the access when ids are named.
+fn cost(teams: usize, channels: usize, keys: Option<usize>) -> (bool, Option<Access>) {
+    let blind = |per_pair: usize| teams * channels * per_pair;
+    let learned = |per_pair: usize| teams + channels * per_pair;
+    let cheapest = |per_pair: usize| {
+        (
+            learned(per_pair) < blind(per_pair),
+            blind(per_pair).min(learned(per_pair)),
+        )
+    };
+    let Some(keys) = keys else {
+        return (cheapest(1).0, None);
+    };
+    let point_reads = keys <= POINT_READS_PER_CHANNEL;
+    let (learn_point, point_requests) = cheapest(keys);
+    let (learn_list, listing_requests) = cheapest(1);
+    let access = Access {
+        point_reads,
+        point_requests,
+        listing_requests,
+    };
+    (
+        if point_reads { learn_point } else { learn_list },
+        Some(access),
+    )
 }
 
 impl ScanPlan {
@@ -65,6 +131,16 @@ impl ScanPlan {
                 .fields()
                 .iter()
                 .any(|f| !TEAM_LIST_COLUMNS.contains(&f.name().as_str()));
+        let (learn_pairs, access) = match (&pushdown.team_ids, &pushdown.channel_ids) {
+            (Some(t), Some(c)) if table.is_message_table() => {
+                let keys = match table {
+                    Table::MessageReplies => pushdown.parent_message_ids.as_ref(),
+                    _ => pushdown.ids.as_ref(),
+                };
+                cost(t.len(), c.len(), keys.map(|k| k.len()))
+            }
+            _ => (false, None),
+        };
         ScanPlan {
             table,
             schema,
@@ -73,6 +149,8 @@ impl ScanPlan {
             limit,
             source,
             team_detail,
+            access,
+            learn_pairs,
         }
     }
 
@@ -206,13 +284,15 @@ impl ScanPlan {
                     out.push(teams_discovery());
                 }
                 let replies = self.table == Table::MessageReplies;
-                let by_id = replies
-                    && p.parent_message_ids.is_some()
-                    && p.channel_ids.is_some()
-                    && p.team_ids.is_some();
-                let message_by_id =
-                    !replies && p.ids.is_some() && p.channel_ids.is_some() && p.team_ids.is_some();
-                if self.source != MessageSource::Export
+                let point_reads = self.access.filter(|a| a.point_reads);
+                if self.learn_pairs
+                    && (point_reads.is_some() || self.source != MessageSource::Export)
+                {
+                    out.push(
+                        "GET /teams/{team}/channels?$select=id,displayName per named team (which named channels it holds)"
+                            .into(),
+                    );
+                } else if self.source != MessageSource::Export
                     && !(p.channel_ids.is_some() && p.team_ids.is_some())
                 {
                     out.push(
@@ -220,12 +300,13 @@ impl ScanPlan {
                             .into(),
                     );
                 }
+                let chosen = self.access.map(|a| format!(" ({a})")).unwrap_or_default();
                 match self.source {
-                    _ if message_by_id => out.push(
-                        "GET /teams/{team}/channels/{channel}/messages/{id} per message id".into(),
-                    ),
-                    _ if by_id => out.push(format!(
-                        "GET /teams/{{team}}/channels/{{channel}}/messages/{{id}}/replies?$top={} per parent message",
+                    _ if point_reads.is_some() && !replies => out.push(format!(
+                        "GET /teams/{{team}}/channels/{{channel}}/messages/{{id}} per message id{chosen}"
+                    )),
+                    _ if point_reads.is_some() => out.push(format!(
+                        "GET /teams/{{team}}/channels/{{channel}}/messages/{{id}}/replies?$top={} per parent message{chosen}",
                         self.top(Some(MESSAGES_MAX_TOP), false).unwrap_or(MESSAGES_MAX_TOP)
                     )),
                     MessageSource::Export => out.push(format!(
@@ -238,7 +319,7 @@ impl ScanPlan {
                         if replies { "&$expand=replies" } else { "" }
                     )),
                     _ => out.push(format!(
-                        "GET /teams/{{team}}/channels/{{channel}}/messages?$top={}{}",
+                        "GET /teams/{{team}}/channels/{{channel}}/messages?$top={}{}{chosen}",
                         self.top(Some(MESSAGES_MAX_TOP), !replies).unwrap_or(MESSAGES_MAX_TOP),
                         if replies { "&$expand=replies (+ replies@odata.nextLink beyond 1000)" } else { "" }
                     )),

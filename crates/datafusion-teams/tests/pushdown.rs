@@ -224,11 +224,11 @@ async fn a_named_message_is_one_get() {
     let c = channel_ids(&env, &t)[2].clone();
     let truth = env.sim.messages(&t, &c);
     let m = truth[3]["id"].as_str().unwrap().to_string();
-    let (batches, counts) = env
-        .counted(&format!(
-            "SELECT * FROM messages WHERE team_id = '{t}' AND channel_id = '{c}' AND id = '{m}'"
-        ))
-        .await;
+    let sql = format!(
+        "SELECT * FROM messages WHERE team_id = '{t}' AND channel_id = '{c}' AND id = '{m}'"
+    );
+    assert_eq!(chosen_access(&env.explain(&sql).await), (true, 1));
+    let (batches, counts) = env.counted(&sql).await;
     let schema = datafusion_teams::Table::Messages.schema();
     let expected = vec![common::expected_row(
         &schema,
@@ -287,4 +287,143 @@ async fn discovery_counts_what_it_listed_and_nothing_for_named_parents() {
     env.query("SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM members) AS n")
         .await;
     assert_eq!(env.handle.discovered(), d);
+}
+
+/// The access EXPLAIN printed: (point reads chosen, the requests it estimated for that path).
+fn chosen_access(plan: &str) -> (bool, u64) {
+    let at = plan
+        .find("chose ")
+        .expect("EXPLAIN names the chosen access")
+        + "chose ".len();
+    let rest = &plan[at..];
+    let point = !rest.starts_with(">=");
+    let digits: String = rest
+        .trim_start_matches(">= ")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (point, digits.parse().expect("a request count"))
+}
+
+fn quoted(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| format!("'{v}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Several teams, one channel of each, `per_channel` message ids of each channel, all in IN
+/// lists: the cross product the old plan read one GET per combination.
+fn in_list_query(env: &Env, per_channel: usize, filtered: &str) -> (String, usize) {
+    let teams: Vec<String> = env.sim.team_ids()[..3].to_vec();
+    let channels: Vec<String> = teams
+        .iter()
+        .map(|t| channel_ids(env, t)[1].clone())
+        .collect();
+    let mut ids = Vec::new();
+    for (t, c) in teams.iter().zip(&channels) {
+        for m in env.sim.messages(t, c).iter().take(per_channel) {
+            ids.push(m["id"].as_str().unwrap().to_string());
+        }
+    }
+    let product = teams.len() * channels.len() * ids.len();
+    let sql = format!(
+        "SELECT * FROM messages WHERE {filtered}team_id IN ({}) AND {filtered}channel_id IN ({}) AND {filtered}id IN ({})",
+        quoted(&teams),
+        quoted(&channels),
+        quoted(&ids)
+    );
+    (sql, product)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_ids_over_several_teams_list_the_real_channels_instead_of_the_product() {
+    let env = env().await;
+    let (sql, product) = in_list_query(&env, 7, "");
+    let (point, estimate) = chosen_access(&env.explain(&sql).await);
+    assert!(!point, "21 ids in 3 channels: the listing is cheaper");
+    let (batches, counts) = env.counted(&sql).await;
+    println!(
+        "IN lists: {} requests, the product was {product}",
+        total(&counts)
+    );
+    // One channel listing per team, then one page per channel that exists in its team.
+    assert_eq!(total(&counts), estimate, "{counts:?}");
+    assert_eq!(total(&counts), 6, "{counts:?}");
+    assert_eq!(count(&counts, "message_get"), 0, "{counts:?}");
+    // Same rows as a query whose filters are not pushed.
+    let (unpushed, _) = in_list_query(&env, 7, "'' || ");
+    let (unpushed_batches, unpushed_counts) = env.counted(&unpushed).await;
+    // Teams were discovered: the filters were not pushed.
+    assert_eq!(
+        count(&unpushed_counts, "teams_list"),
+        1,
+        "{unpushed_counts:?}"
+    );
+    let expected = actual_rows(&unpushed_batches);
+    assert_eq!(expected.len(), 21);
+    assert_rows_eq(
+        actual_rows(&batches),
+        expected,
+        &["team_id", "channel_id", "id"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn few_ids_over_several_teams_are_point_reads_of_the_real_channels() {
+    let env = env().await;
+    let (sql, product) = in_list_query(&env, 1, "");
+    let (point, estimate) = chosen_access(&env.explain(&sql).await);
+    assert!(point, "3 ids per channel are point reads");
+    let (batches, counts) = env.counted(&sql).await;
+    println!(
+        "IN lists: {} requests, the product was {product}",
+        total(&counts)
+    );
+    assert_eq!(total(&counts), estimate, "{counts:?}");
+    // Three channel listings find the three real (team, channel) pairs; 3 ids each.
+    assert_eq!(count(&counts, "channels_list"), 3, "{counts:?}");
+    assert_eq!(count(&counts, "message_get"), 9, "{counts:?}");
+    let (unpushed, _) = in_list_query(&env, 1, "'' || ");
+    let expected = actual_rows(&env.query(&unpushed).await);
+    assert_eq!(expected.len(), 3);
+    assert_rows_eq(
+        actual_rows(&batches),
+        expected,
+        &["team_id", "channel_id", "id"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_parents_over_several_teams_follow_the_access_explain_prints() {
+    let env = env().await;
+    for (per_channel, point_expected) in [(1, true), (5, false)] {
+        let (messages, _) = in_list_query(&env, per_channel, "");
+        let pushed = messages
+            .replace("FROM messages", "FROM message_replies")
+            .replace("AND id IN", "AND parent_message_id IN");
+        let (point, estimate) = chosen_access(&env.explain(&pushed).await);
+        assert_eq!(point, point_expected, "{per_channel} parents per channel");
+        let (batches, counts) = env.counted(&pushed).await;
+        if point {
+            assert_eq!(total(&counts), estimate, "{counts:?}");
+            assert_eq!(count(&counts, "messages_list"), 0, "{counts:?}");
+        } else {
+            // Lower bound: long threads add replies@odata.nextLink pages.
+            assert!(total(&counts) >= estimate, "{counts:?}");
+            assert_eq!(count(&counts, "replies_list"), 0, "{counts:?}");
+        }
+        let (messages, _) = in_list_query(&env, per_channel, "'' || ");
+        let unpushed = messages
+            .replace("FROM messages", "FROM message_replies")
+            .replace("AND '' || id IN", "AND '' || parent_message_id IN");
+        let expected = actual_rows(&env.query(&unpushed).await);
+        assert!(!expected.is_empty(), "the named parents have replies");
+        assert_rows_eq(
+            actual_rows(&batches),
+            expected,
+            &["team_id", "channel_id", "parent_message_id", "id"],
+        );
+    }
 }

@@ -7,7 +7,8 @@
 //!   for time-bounded queries; refused (402/403) once per run, then the run falls back;
 //! - channel delta with `lastModifiedDateTime gt`, for recent lower bounds (8-month window);
 //!   the documented 400s make the run fall back to the channel listing;
-//! - `GET .../messages/{id}/replies` only when team, channel and parent message are all named.
+//! - `GET .../messages/{id}` and `.../messages/{id}/replies` only when team, channel and message
+//!   (parent) ids are all named and the plan found point reads cheaper (`ScanPlan::access`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -48,16 +49,13 @@ fn wanted_parent(scan: &Scan, message_id: &str) -> bool {
 }
 
 pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
-    let p = &scan.plan.pushdown;
-    if !replies_table(scan) && p.ids.is_some() && p.channel_ids.is_some() && p.team_ids.is_some() {
-        return messages_by_id(scan);
-    }
-    if replies_table(scan)
-        && p.parent_message_ids.is_some()
-        && p.channel_ids.is_some()
-        && p.team_ids.is_some()
-    {
-        return replies_by_parent(scan);
+    // The plan weighed point reads against the listing (`ScanPlan::access`).
+    if scan.plan.access.is_some_and(|a| a.point_reads) {
+        return if replies_table(scan) {
+            per_channel(scan, replies_by_parent)
+        } else {
+            per_channel(scan, messages_by_id)
+        };
     }
     let source = match scan.plan.source {
         MessageSource::Delta if !scan.plan.delta_usable(Utc::now()) => {
@@ -119,28 +117,22 @@ fn message_row(scan: &Scan, item: Value, team: &str, channel: &str) -> Option<Va
         .then(|| normalise(Table::Messages, item, &ParentIds::channel(team, channel)))
 }
 
-/// `GET .../messages/{id}` for every named (team, channel, message id).
-fn messages_by_id(scan: &Arc<Scan>) -> RowStream {
-    let p = &scan.plan.pushdown;
-    let mut triples = Vec::new();
-    for t in p.team_ids.iter().flatten() {
-        for c in p.channel_ids.iter().flatten() {
-            for m in p.ids.iter().flatten() {
-                triples.push((t.clone(), c.clone(), m.clone()));
-            }
-        }
-    }
-    let concurrency = scan.concurrency();
+/// `GET .../messages/{id}` for every named message id in one channel, one after the other
+/// (one request per second per channel, docs/graph.md §4.3).
+fn messages_by_id(scan: &Arc<Scan>, team: Named, channel: Named) -> RowStream {
+    let ids: Vec<String> = scan.plan.pushdown.ids.iter().flatten().cloned().collect();
+    let child = refusal::channel(&team, &channel);
+    let (t, c) = (team.id, channel.id);
     let s = Arc::clone(scan);
-    stream::iter(triples)
-        .map(move |(t, c, m)| {
+    stream::iter(ids)
+        .then(move |m| {
             let s = Arc::clone(&s);
+            let (t, c) = (t.clone(), c.clone());
+            let what = format!("message {m} in {child}");
             async move {
                 let req =
                     GraphRequest::get_message(&t, &c, &m).prefer_include_unknown_enum_members();
-                let item = s
-                    .get_one(req, &format!("message {m} in channel {c} of team {t}"))
-                    .await?;
+                let item = s.get_one(req, &what).await?;
                 Ok::<Rows, TeamsError>(
                     item.and_then(|i| message_row(&s, i, &t, &c))
                         .into_iter()
@@ -148,7 +140,6 @@ fn messages_by_id(scan: &Arc<Scan>) -> RowStream {
                 )
             }
         })
-        .buffered(concurrency)
         .boxed()
 }
 
@@ -247,29 +238,31 @@ fn channel_listing(scan: &Arc<Scan>, team: Named, channel: Named) -> RowStream {
     page_stream_rows(scan, pages, team, channel)
 }
 
-/// `GET .../messages/{id}/replies` for every named (team, channel, parent message).
-fn replies_by_parent(scan: &Arc<Scan>) -> RowStream {
-    let p = &scan.plan.pushdown;
-    let mut triples = Vec::new();
-    for t in p.team_ids.iter().flatten() {
-        for c in p.channel_ids.iter().flatten() {
-            for m in p.parent_message_ids.iter().flatten() {
-                triples.push((t.clone(), c.clone(), m.clone()));
-            }
-        }
-    }
+/// `GET .../messages/{id}/replies` for every named parent message in one channel.
+fn replies_by_parent(scan: &Arc<Scan>, team: Named, channel: Named) -> RowStream {
+    let parents: Vec<String> = scan
+        .plan
+        .pushdown
+        .parent_message_ids
+        .iter()
+        .flatten()
+        .cloned()
+        .collect();
     let top = scan
         .plan
         .top(Some(MESSAGES_MAX_TOP), true)
         .unwrap_or(MESSAGES_MAX_TOP);
+    let child = refusal::channel(&team, &channel);
+    let (t, c) = (team.id, channel.id);
     let s = Arc::clone(scan);
-    stream::iter(triples)
-        .map(move |(t, c, m)| {
+    stream::iter(parents)
+        .flat_map(move |m| {
             let req = GraphRequest::list_replies(&t, &c, &m)
                 .top(top)
                 .prefer_include_unknown_enum_members();
             let s2 = Arc::clone(&s);
-            s.child_pages(req, format!("message {m} in channel {c} of team {t}"), true)
+            let (t, c) = (t.clone(), c.clone());
+            s.child_pages(req, format!("message {m} in {child}"), true)
                 .map(move |page| {
                     page.map(|p| {
                         p.items
@@ -280,7 +273,6 @@ fn replies_by_parent(scan: &Arc<Scan>) -> RowStream {
                 })
                 .boxed()
         })
-        .flatten_unordered(scan.concurrency())
         .boxed()
 }
 
