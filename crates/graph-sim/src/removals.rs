@@ -32,22 +32,14 @@ impl Sim {
     /// Removes a channel with its messages: lists omit it, and the channel, its messages, its
     /// delta and its share in getAllMessages answer 404 or leave it out.
     pub fn remove_channel(&self, team_id: &str, channel_id: &str) -> Result<(), SimError> {
-        let mut t = self.tenant();
-        let ti = t
-            .team_pos(team_id)
-            .ok_or_else(|| SimError::TeamNotFound(team_id.into()))?;
-        let ci = t
-            .channel_pos(ti, channel_id)
-            .ok_or_else(|| SimError::ChannelNotFound {
-                team: team_id.into(),
-                channel: channel_id.into(),
-            })?;
-        t.change_seq += 1;
-        let ch = &mut t.teams[ti].channels[ci];
-        ch.removed = true;
-        ch.messages = Vec::new();
-        ch.hard_deleted = Vec::new();
-        Ok(())
+        self.with_channel(team_id, channel_id, |t, ti, ci| {
+            t.change_seq += 1;
+            let ch = &mut t.teams[ti].channels[ci];
+            ch.removed = true;
+            ch.messages = Vec::new();
+            ch.hard_deleted = Vec::new();
+            Ok(())
+        })
     }
 
     /// Removes a membership (by its id, as `GET /teams/{id}/members` lists it).

@@ -251,7 +251,7 @@ impl Sim {
 
     // ---- mutations
 
-    fn with_channel<R>(
+    pub(crate) fn with_channel<R>(
         &self,
         team_id: &str,
         channel_id: &str,
