@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use futures::stream::{self, BoxStream, StreamExt};
-use graph_client::GraphRequest;
+use graph_client::{ChainScope, EndpointClass, GraphRequest};
 use serde_json::Value;
 
 use crate::error::TeamsError;
@@ -56,8 +56,9 @@ pub(crate) fn team_ids(scan: &Arc<Scan>) -> TeamStream {
         .boxed()
 }
 
-/// Rows of every team (named or discovered), `concurrency` teams at a time: the shape of every
-/// table whose only parent is the team (channels, members).
+/// Rows of every team (named or discovered), as many teams at a time as fill the tenant budget
+/// of team collections (`Scan::chains`): the shape of every table whose only parent is the
+/// team (channels, members).
 pub(crate) fn per_team(
     scan: &Arc<Scan>,
     team_rows: fn(&Arc<Scan>, Named) -> RowStream,
@@ -68,7 +69,7 @@ pub(crate) fn per_team(
             Ok(t) => team_rows(&s, t),
             Err(e) => fail(e),
         })
-        .flatten_unordered(scan.concurrency())
+        .flatten_unordered(scan.chains(EndpointClass::MembersList, ChainScope::Team))
         .boxed()
 }
 

@@ -23,7 +23,7 @@ use datafusion::physical_plan::{
     ReplaceChildrenOptions,
 };
 use futures::StreamExt;
-use graph_client::GraphClient;
+use graph_client::{ChainScope, EndpointClass, GraphClient};
 use tokio::sync::mpsc::Sender;
 
 use crate::decode::decode_rows;
@@ -62,7 +62,7 @@ impl TeamsScanExec {
             .collect();
         let properties = PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&plan.schema)),
-            // Each partition's producer reads `concurrency` teams and channels at once.
+            // Each partition's producer keeps as many chains open as fill the throttle budget.
             Partitioning::UnknownPartitioning(partitions.len()),
             EmissionType::Incremental,
             Boundedness::Bounded,
@@ -154,7 +154,13 @@ impl ExecutionPlan for TeamsScanExec {
             permits: Arc::new(tokio::sync::Semaphore::new(1)),
             tally: Arc::clone(&self.tally),
         };
-        scan.permits = Arc::new(tokio::sync::Semaphore::new(scan.concurrency()));
+        if let Some(scale) = plan.options.throttle_scale {
+            // The budget is the app's in the tenant, so the scale is the client's.
+            scan.client.set_throttle_scale(scale.get());
+        }
+        scan.permits = Arc::new(tokio::sync::Semaphore::new(
+            scan.chains(EndpointClass::MessagesList, ChainScope::Channel),
+        ));
         let scan = Arc::new(scan);
         let batch_size = context.session_config().batch_size().max(1);
         let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.plan.schema), 2);

@@ -98,7 +98,9 @@ pub use error::TeamsError;
 pub use exec::TeamsScanExec;
 pub use factory::{FACTORY_NAME, TeamsTableFactory};
 pub use handle::{Discovered, ReadReport, TeamsHandle};
-pub use options::{MessageSource, OPTION_KEYS, OnForbidden, TeamsConfig, TeamsOptions};
+pub use options::{
+    MessageSource, OPTION_KEYS, OnForbidden, TeamsConfig, TeamsOptions, ThrottleScale,
+};
 pub use provider::TeamsTable;
 pub use refusal::SkipGroup;
 pub use schema::{TABLE_NAMES, Table, primary_key};

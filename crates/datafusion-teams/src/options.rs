@@ -101,12 +101,33 @@ pub struct TeamsOptions {
     /// documented and a larger value is an error.
     pub page_size: Option<u32>,
     pub message_source: MessageSource,
-    /// How many teams are read at the same time (each with up to four channels at once, the
-    /// per-team request rate Microsoft allows). A pushed LIMIT of one page or less reads one
-    /// parent at a time.
+    /// Most request chains (a team's or a channel's pages) a scan keeps open at once. An upper
+    /// bound, not the speed knob: the scan opens as many as the throttle limits and the observed
+    /// latency need to fill the tenant budget (`Scan::chains`), up to this. A pushed LIMIT of one
+    /// page or less reads one parent at a time.
     pub concurrency: usize,
     /// What a 403 on a team, channel or message collection does to the statement.
     pub on_forbidden: OnForbidden,
+    /// Multiplies every documented Graph rate limit (a tenant with negotiated limits, or a
+    /// simulator run with `--throttle-scale`). `None` keeps the client's own scale (1 unless
+    /// its configuration says otherwise).
+    pub throttle_scale: Option<ThrottleScale>,
+}
+
+/// A positive, finite rate multiplier; compared by value so options stay `Eq`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ThrottleScale(f64);
+
+impl Eq for ThrottleScale {}
+
+impl ThrottleScale {
+    pub fn new(scale: f64) -> Option<Self> {
+        (scale.is_finite() && scale > 0.0).then_some(ThrottleScale(scale))
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
 }
 
 impl Default for TeamsOptions {
@@ -114,18 +135,27 @@ impl Default for TeamsOptions {
         TeamsOptions {
             page_size: None,
             message_source: MessageSource::Auto,
-            concurrency: 8,
+            concurrency: MAX_CONCURRENCY,
             on_forbidden: OnForbidden::Fail,
+            throttle_scale: None,
         }
     }
 }
 
 /// Option keys accepted in SQL (`SET teams.KEY`, `CREATE EXTERNAL TABLE ... OPTIONS`).
-pub const OPTION_KEYS: [&str; 4] = ["on_forbidden", "message_source", "concurrency", "page_size"];
+pub const OPTION_KEYS: [&str; 5] = [
+    "on_forbidden",
+    "message_source",
+    "concurrency",
+    "page_size",
+    "throttle_scale",
+];
 
 /// Largest `$top` any Teams list endpoint documents (members, teams).
 pub const MAX_PAGE_SIZE: u32 = 999;
-/// Most teams read at once; more only queues requests behind Microsoft's per-app limits.
+/// Most request chains open at once, and the default bound: enough to fill the largest
+/// documented tenant budget (getAllMessages, 200/s, at 4/s per team: 50 chains) with room for
+/// latency, while pages held in memory stay a few megabytes.
 pub const MAX_CONCURRENCY: usize = 64;
 
 impl TeamsOptions {
@@ -171,6 +201,22 @@ impl TeamsOptions {
                 };
                 self.concurrency = n;
             }
+            "throttle_scale" => {
+                let v = value.trim();
+                if v.is_empty() || v.eq_ignore_ascii_case("auto") {
+                    self.throttle_scale = None;
+                    return Ok(());
+                }
+                let Some(s) = v.parse::<f64>().ok().and_then(ThrottleScale::new) else {
+                    return Err(TeamsError::option(
+                        "throttle_scale",
+                        format!(
+                            "'{value}' is not allowed: use a positive number (2.5 = every documented rate limit 2.5 times higher)"
+                        ),
+                    ));
+                };
+                self.throttle_scale = Some(s);
+            }
             k if k.contains("secret")
                 || k.contains("client_id")
                 || k.contains("tenant")
@@ -207,7 +253,7 @@ impl TeamsOptions {
         }
     }
 
-    fn entries(&self) -> [(&'static str, Option<String>, &'static str); 4] {
+    fn entries(&self) -> [(&'static str, Option<String>, &'static str); 5] {
         [
             (
                 "on_forbidden",
@@ -222,12 +268,17 @@ impl TeamsOptions {
             (
                 "concurrency",
                 Some(self.concurrency.to_string()),
-                "Teams read at the same time (1-64)",
+                "Most team or channel page chains read at once (1-64); the scan opens as many as fill the throttle budget, up to this",
             ),
             (
                 "page_size",
                 self.page_size.map(|n| n.to_string()),
                 "$top of list requests: NULL/'auto' for each endpoint's maximum, else 1-999 (at most 50 for messages)",
+            ),
+            (
+                "throttle_scale",
+                self.throttle_scale.map(|s| s.get().to_string()),
+                "Multiplies every documented Graph rate limit (negotiated limits, a scaled simulator); NULL keeps the client's own (1)",
             ),
         ]
     }
@@ -348,5 +399,13 @@ mod tests {
         assert!(o.check_for(crate::schema::Table::Members).is_ok());
         o.set("page_size", "auto").unwrap();
         assert_eq!(o.page_size, None);
+        o.set("throttle_scale", "2.5").unwrap();
+        assert_eq!(o.throttle_scale.map(ThrottleScale::get), Some(2.5));
+        for bad in ["0", "-1", "fast", "inf"] {
+            let err = o.set("throttle_scale", bad).unwrap_err().to_string();
+            assert!(err.contains("positive number"), "{err}");
+        }
+        o.set("throttle_scale", "auto").unwrap();
+        assert_eq!(o.throttle_scale, None);
     }
 }

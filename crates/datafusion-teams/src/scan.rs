@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use chrono::DateTime;
 use futures::stream::{self, BoxStream, StreamExt};
-use graph_client::{EndpointClass, GraphClient, GraphError, GraphRequest, Page, Scope};
+use graph_client::{ChainScope, EndpointClass, GraphClient, GraphError, GraphRequest, Page, Scope};
 use serde_json::Value;
 
 use crate::error::TeamsError;
@@ -20,6 +20,10 @@ use crate::metrics::ScanMetrics;
 use crate::options::OnForbidden;
 use crate::plan::ScanPlan;
 use crate::refusal::{self, Cause, Groups};
+
+/// Latency assumed before the client has seen any answer: on the slow side of Graph's usual
+/// 60-250 ms, since too many open chains only cost memory and too few cost throughput.
+const ASSUMED_LATENCY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Normalised rows of one page.
 pub(crate) type Rows = Vec<Value>;
@@ -31,7 +35,7 @@ pub(crate) struct Scan {
     pub client: GraphClient,
     pub state: Arc<RunState>,
     pub metrics: ScanMetrics,
-    /// Children read at once across the whole scan (see [`Scan::with_permit`]).
+    /// Channel chains read at once across the whole scan (see [`Scan::with_permit`]).
     pub permits: Arc<tokio::sync::Semaphore>,
     /// Children read and refused, across every partition of the scan node.
     pub tally: Arc<Tally>,
@@ -114,7 +118,32 @@ impl Scan {
         }
     }
 
-    /// `rows` only starts once one of the scan's `concurrency` permits is free, and gives it
+    /// Request chains of `class` (a team's or a channel's pages, `per`) to keep open at once:
+    /// enough for their requests to fill the tenant budget of `class` while each chain waits on
+    /// its own team or channel limit (`ThrottleLimits::chains_to_fill`), a quarter more so that
+    /// chains starting and ending (discovery, last pages) leave no gap, and never more than
+    /// [`Scan::concurrency`]. Sized with the latency this client has observed so far.
+    pub fn chains(&self, class: EndpointClass, per: ChainScope) -> usize {
+        let latency = self
+            .client
+            .stats()
+            .mean_latency()
+            .unwrap_or(ASSUMED_LATENCY);
+        let need = self.client.limits().chains_to_fill(class, per, latency);
+        need.saturating_add(need.div_ceil(4))
+            .min(self.concurrency())
+            .max(1)
+    }
+
+    /// Channels of one team read at once: the team's limit over the channel's (four).
+    pub fn channels_per_team(&self) -> usize {
+        self.client
+            .limits()
+            .channels_per_team()
+            .min(self.concurrency())
+    }
+
+    /// `rows` only starts once one of the scan's `chains` permits is free, and gives it
     /// back when it ends or is dropped. A waiting stream sends no request.
     pub fn with_permit(&self, rows: RowStream) -> RowStream {
         let permits = Arc::clone(&self.permits);

@@ -11,7 +11,7 @@ use crate::body::{BodyError, MAX_BODY, read_capped};
 use crate::cloud::Cloud;
 use crate::config::GraphConfig;
 use crate::error::{GraphError, describe_reqwest, excerpt, unauthorized_hint};
-use crate::pacing::Pacer;
+use crate::pacing::{Pacer, ThrottleLimits};
 use crate::page::{Page, parse_page};
 use crate::request::{EndpointClass, GraphRequest, Scope};
 use crate::retry::{Budget, RetryPolicy, is_retryable_status, parse_retry_after};
@@ -191,6 +191,18 @@ impl GraphClient {
         )
     }
 
+    /// Multiplies every documented rate by `scale` from now on, for this
+    /// client and its clones: a tenant with negotiated limits, or a simulator
+    /// run with `--throttle-scale`.
+    pub fn set_throttle_scale(&self, scale: f64) {
+        self.inner.pacer.set_scale(scale);
+    }
+
+    /// The limits this client paces by, at its current scale.
+    pub fn limits(&self) -> ThrottleLimits {
+        self.inner.pacer.limits()
+    }
+
     /// Client-wide counters.
     pub fn stats(&self) -> StatsSnapshot {
         self.inner.stats.snapshot()
@@ -351,7 +363,11 @@ impl GraphClient {
             let deadline = budget.attempt_deadline(self.inner.request_timeout);
             let sent = Instant::now();
             let outcome = self.attempt(&target, deadline).await?;
-            let ms = sent.elapsed().as_millis() as u64;
+            let took = sent.elapsed();
+            let ms = took.as_millis() as u64;
+            if !matches!(outcome, Attempt::Transport(_) | Attempt::Deadline(_)) {
+                self.sinks.each(|s| s.answered(took));
+            }
             let (status, server_wait, give_up): (String, Option<Duration>, GraphError) =
                 match outcome {
                     Attempt::Done(result) => {

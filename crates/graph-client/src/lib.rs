@@ -45,7 +45,7 @@ pub use client::{GraphClient, Identity};
 pub use cloud::Cloud;
 pub use config::{DEFAULT_MAX_PAGES, DEFAULT_REQUEST_TIMEOUT, GraphConfig};
 pub use error::GraphError;
-pub use pacing::{TenantLimit, ThrottleLimits};
+pub use pacing::{ChainScope, TenantLimit, ThrottleLimits};
 pub use page::Page;
 pub use request::{EndpointClass, GraphRequest, Scope};
 pub use retry::{RetryPolicy, parse_retry_after};

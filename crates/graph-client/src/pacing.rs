@@ -10,6 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound::Excluded;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -49,11 +50,22 @@ pub struct ThrottleLimits {
     pub per_team_rps: f64,
     /// "A maximum of one request per second per app per tenant can be issued on a given channel."
     pub per_channel_rps: f64,
-    /// Multiplies every rate (10.0 = limits ten times looser).
+    /// Multiplies every rate (10.0 = limits ten times looser). A client's
+    /// scale can be changed while it runs ([`crate::GraphClient::set_throttle_scale`]).
     pub scale: f64,
-    /// Fraction of each limit actually used. Below 1 so that clock skew and
-    /// network jitter between our send and the server's count cannot tip a
-    /// request over the line.
+    /// Fraction of each limit actually used; 1 by default.
+    ///
+    /// Requests are spaced evenly at exactly `1 / rate`, never in bursts, so
+    /// no half-open one-second window, however aligned, ever holds more than
+    /// `rate` of them: that is all a per-second limit can mean, whether it is
+    /// counted in windows or, like the simulator's model, in token buckets
+    /// holding at least one second's worth (a bucket of one second absorbs
+    /// the arrival jitter of a request sent on time). Microsoft documents
+    /// neither the window nor the bucket; a 429 that still arrives holds only
+    /// its own bucket for its Retry-After (see `Pacer::hold_until`), so
+    /// pacing below the documented rate would cost every read to save a
+    /// rare wait on one channel. Tenants that share the app's budget between
+    /// processes lower `scale` instead.
     pub headroom: f64,
 }
 
@@ -103,7 +115,7 @@ impl ThrottleLimits {
             per_team_rps: 4.0,
             per_channel_rps: 1.0,
             scale: 1.0,
-            headroom: 0.9,
+            headroom: 1.0,
         }
     }
 
@@ -120,10 +132,130 @@ impl ThrottleLimits {
         ThrottleLimits { scale, ..self }
     }
 
-    fn rate(&self, rps: f64) -> Option<f64> {
-        let r = rps * self.scale * self.headroom;
+    fn rate_at(&self, rps: f64, scale: f64) -> Option<f64> {
+        let r = rps * scale * self.headroom;
         (r.is_finite() && r > 0.0).then_some(r)
     }
+
+    /// The tenant-wide row `class` counts against.
+    fn row(&self, class: EndpointClass) -> Option<&TenantLimit> {
+        self.per_tenant.iter().find(|r| r.classes.contains(&class))
+    }
+
+    /// Requests per second the pacer sends on `class` across the tenant
+    /// (documented rate x scale x headroom); `None` when unpaced.
+    pub fn tenant_rate(&self, class: EndpointClass) -> Option<f64> {
+        if !self.enabled {
+            return None;
+        }
+        self.rate_at(self.row(class)?.rps, self.scale)
+    }
+
+    /// How many request chains of `class` must be open at once for their
+    /// requests to fill the tenant budget of `class`. A chain (the pages of
+    /// one nextLink walk) sends its next request only after the previous
+    /// answer, so it runs at most once per `latency`, and never faster than
+    /// its own team or channel allows (`per`). Fewer chains leave tenant
+    /// budget unused; more only wait on their own limits.
+    pub fn chains_to_fill(
+        &self,
+        class: EndpointClass,
+        per: ChainScope,
+        latency: Duration,
+    ) -> usize {
+        let Some(tenant) = self.tenant_rate(class) else {
+            return usize::MAX;
+        };
+        let mut per_chain = 1.0 / latency.as_secs_f64().max(1e-3);
+        if matches!(per, ChainScope::Team | ChainScope::Channel)
+            && let Some(r) = self.rate_at(self.per_team_rps, self.scale)
+        {
+            per_chain = per_chain.min(r);
+        }
+        if per == ChainScope::Channel
+            && let Some(r) = self.rate_at(self.per_channel_rps, self.scale)
+        {
+            per_chain = per_chain.min(r);
+        }
+        let n = (tenant / per_chain).ceil();
+        if n.is_finite() {
+            (n as usize).max(1)
+        } else {
+            usize::MAX
+        }
+    }
+
+    /// Channels of one team worth reading at once: the team's limit over
+    /// the channel's (four by Microsoft's table).
+    pub fn channels_per_team(&self) -> usize {
+        let n = (self.per_team_rps / self.per_channel_rps).ceil();
+        if n.is_finite() && n >= 1.0 {
+            n as usize
+        } else {
+            1
+        }
+    }
+
+    /// The throttle lower bound: the shortest wall time these limits allow
+    /// for `requests` (each its class and the team and channel it falls
+    /// on), however they are scheduled. Every limit a request falls under
+    /// (its class's tenant row, its team, its channel) admits one request
+    /// per `1 / rate`, the first at once, so a limit carrying `n` of them
+    /// needs `(n - 1) / rate`; the busiest limit sets the bound. Latency is
+    /// not included. Used by the benches to print wall / bound, and by the
+    /// planner to weigh one source against another.
+    pub fn lower_bound<'a>(
+        &self,
+        requests: impl IntoIterator<Item = (EndpointClass, &'a Scope)>,
+    ) -> Duration {
+        if !self.enabled {
+            return Duration::ZERO;
+        }
+        let mut tenant: HashMap<usize, u64> = HashMap::new();
+        let mut teams: HashMap<&'a str, u64> = HashMap::new();
+        let mut channels: HashMap<&'a str, u64> = HashMap::new();
+        for (class, scope) in requests {
+            if let Some(i) = self
+                .per_tenant
+                .iter()
+                .position(|r| r.classes.contains(&class))
+            {
+                *tenant.entry(i).or_default() += 1;
+            }
+            if let Some(t) = &scope.team_id {
+                *teams.entry(t).or_default() += 1;
+                if let Some(c) = &scope.channel_id {
+                    *channels.entry(c).or_default() += 1;
+                }
+            }
+        }
+        let span = |n: u64, rps: f64| {
+            self.rate_at(rps, self.scale)
+                .map_or(0.0, |r| n.saturating_sub(1) as f64 / r)
+        };
+        let mut secs: f64 = 0.0;
+        for (i, n) in tenant {
+            secs = secs.max(span(n, self.per_tenant[i].rps));
+        }
+        for n in teams.into_values() {
+            secs = secs.max(span(n, self.per_team_rps));
+        }
+        for n in channels.into_values() {
+            secs = secs.max(span(n, self.per_channel_rps));
+        }
+        Duration::from_secs_f64(secs)
+    }
+}
+
+/// What the requests of one chain share besides the tenant-wide row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChainScope {
+    /// Tenant-level lists (`GET /teams`).
+    Tenant,
+    /// One team's collection (channels, members, getAllMessages).
+    Team,
+    /// One channel's collection (messages, replies, delta).
+    Channel,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -183,6 +315,8 @@ impl Bucket {
 
 pub(crate) struct Pacer {
     limits: ThrottleLimits,
+    /// `limits.scale`, changeable while requests are in flight (f64 bits).
+    scale: AtomicU64,
     /// Tenant-row index for each endpoint class.
     row_of: [Option<usize>; 12],
     buckets: Mutex<HashMap<BucketKey, Bucket>>,
@@ -201,18 +335,41 @@ impl Pacer {
             }
         }
         Pacer {
+            scale: AtomicU64::new(limits.scale.to_bits()),
             limits,
             row_of,
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
+    pub(crate) fn scale(&self) -> f64 {
+        f64::from_bits(self.scale.load(Ordering::Relaxed))
+    }
+
+    /// Multiplies every documented rate by `scale` from now on. Slots
+    /// already reserved keep their times; the next reservations are spaced
+    /// by the new rates.
+    pub(crate) fn set_scale(&self, scale: f64) {
+        if scale.is_finite() && scale > 0.0 {
+            self.scale.store(scale.to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    /// The limits as they apply now (with the current scale).
+    pub(crate) fn limits(&self) -> ThrottleLimits {
+        ThrottleLimits {
+            scale: self.scale(),
+            ..self.limits.clone()
+        }
+    }
+
     /// Every limit a request falls under, with the minimum gap between two
     /// requests on it.
     fn keys(&self, class: EndpointClass, scope: &Scope) -> Vec<(BucketKey, Duration)> {
+        let scale = self.scale();
         let gap = |rps: f64| {
             self.limits
-                .rate(rps)
+                .rate_at(rps, scale)
                 .map(|r| Duration::from_secs_f64(1.0 / r))
         };
         let mut keys = Vec::with_capacity(3);
@@ -357,18 +514,17 @@ mod tests {
         let b = p.reserve(EndpointClass::MessagesList, &s);
         let c = p.reserve(EndpointClass::RepliesList, &s);
         assert_eq!(a, t0);
-        // 1 rps * 0.9 headroom => 1.111 s apart.
-        assert!(b - a >= Duration::from_millis(1100));
-        assert!(c - b >= Duration::from_millis(1100));
+        // 1 rps => 1 s apart.
+        assert_eq!(b - a, Duration::from_secs(1));
+        assert_eq!(c - b, Duration::from_secs(1));
         // Another channel of another team only waits for the tenant-wide
-        // message limit (18 rps => 56 ms after the first request).
+        // message limit (20 rps => 50 ms after the first request).
         let d = p.reserve(EndpointClass::MessagesList, &Scope::channel("t2", "c2"));
-        assert!(d - t0 < Duration::from_millis(100));
-        assert!(d - t0 >= Duration::from_millis(55));
+        assert_eq!(d - t0, Duration::from_millis(50));
         // The same (shared) channel reached through another team is the
         // same channel: it queues behind the first three.
         let e = p.reserve(EndpointClass::MessagesList, &Scope::channel("t3", "c"));
-        assert!(e - c >= Duration::from_millis(1100));
+        assert_eq!(e - c, Duration::from_secs(1));
     }
 
     #[tokio::test(start_paused = true)]
@@ -379,8 +535,8 @@ mod tests {
         for i in 0..37 {
             last = p.reserve(EndpointClass::TeamGet, &Scope::team(format!("t{i}")));
         }
-        // 30 rps * 0.9 = 27 rps: 37 requests span at least 36/27 s.
-        assert!(last - t0 >= Duration::from_secs_f64(36.0 / 27.0 - 0.01));
+        // 30 rps: 37 requests span at least 36/30 s.
+        assert!(last - t0 >= Duration::from_secs_f64(36.0 / 30.0 - 0.001));
     }
 
     #[tokio::test(start_paused = true)]
@@ -407,9 +563,9 @@ mod tests {
         let t0 = Instant::now();
         let c = Scope::channel("t", "c");
         p.reserve(EndpointClass::MessagesList, &c);
-        // The channel's second request waits ~1.1 s ...
+        // The channel's second request waits 1 s ...
         let second = p.reserve(EndpointClass::MessagesList, &c);
-        assert!(second - t0 >= Duration::from_millis(1100));
+        assert!(second - t0 >= Duration::from_millis(1000));
         // ... but a request to another channel (other team) is not queued
         // behind it on the shared tenant-wide message limit.
         let other = p.reserve(EndpointClass::MessagesList, &Scope::channel("u", "d"));
@@ -428,7 +584,7 @@ mod tests {
             let _ = tokio::time::timeout(Duration::from_millis(10), waiting).await;
         }
         let next = p.reserve(EndpointClass::MessagesList, &c);
-        assert!(next - t0 < Duration::from_millis(1200), "{:?}", next - t0);
+        assert!(next - t0 < Duration::from_millis(1100), "{:?}", next - t0);
     }
 
     #[tokio::test(start_paused = true)]
@@ -441,6 +597,101 @@ mod tests {
                 t0
             );
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_ends_and_the_channel_is_paced_again() {
+        let p = Pacer::new(ThrottleLimits::microsoft());
+        let t0 = Instant::now();
+        let busy = Scope::channel("t", "busy");
+        // Retry-After 2.5 s on the busy channel.
+        let until = t0 + Duration::from_millis(2500);
+        p.hold_until(EndpointClass::MessagesList, &busy, until);
+        // The same team's other channel and the tenant row are not held.
+        let sibling = p.reserve(EndpointClass::MessagesList, &Scope::channel("t", "calm"));
+        assert!(sibling - t0 < Duration::from_millis(100));
+        // The busy channel goes at the end of its hold, then at its own rate again.
+        let first = p.reserve(EndpointClass::MessagesList, &busy);
+        assert_eq!(first, until);
+        let second = p.reserve(EndpointClass::MessagesList, &busy);
+        assert_eq!(second - first, Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_scale_change_applies_to_the_next_reservations() {
+        let p = Pacer::new(ThrottleLimits::microsoft());
+        let c = Scope::channel("t", "c");
+        let a = p.reserve(EndpointClass::MessagesList, &c);
+        p.set_scale(2.5);
+        let b = p.reserve(EndpointClass::MessagesList, &c);
+        assert_eq!(b - a, Duration::from_millis(400));
+        assert_eq!(p.limits().scale, 2.5);
+        p.set_scale(f64::NAN);
+        assert_eq!(p.limits().scale, 2.5, "an invalid scale is ignored");
+    }
+
+    #[test]
+    fn chains_fill_the_tightest_budget() {
+        let l = ThrottleLimits::microsoft();
+        let fast = Duration::from_millis(100);
+        // Channel messages: 20/s over 1/s a channel.
+        assert_eq!(
+            l.chains_to_fill(EndpointClass::MessagesList, ChainScope::Channel, fast),
+            20
+        );
+        // getAllMessages: 200/s over 4/s a team, or over one answer per latency when slower.
+        assert_eq!(
+            l.chains_to_fill(EndpointClass::GetAllMessages, ChainScope::Team, fast),
+            50
+        );
+        let slow = Duration::from_millis(500);
+        assert_eq!(
+            l.chains_to_fill(EndpointClass::GetAllMessages, ChainScope::Team, slow),
+            100
+        );
+        // Scaled limits scale the tenant and the chain alike.
+        let x3 = l.clone().scaled(3.0);
+        assert_eq!(
+            x3.chains_to_fill(EndpointClass::MessagesList, ChainScope::Channel, fast),
+            20
+        );
+        assert_eq!(l.channels_per_team(), 4);
+        assert_eq!(
+            ThrottleLimits::unlimited().chains_to_fill(
+                EndpointClass::MessagesList,
+                ChainScope::Channel,
+                fast
+            ),
+            usize::MAX
+        );
+    }
+
+    #[test]
+    fn lower_bound_is_the_busiest_limit() {
+        let l = ThrottleLimits::microsoft();
+        // 100 channels of 2 pages each: 200 requests on the 20/s tenant row take 199/20 s;
+        // each channel alone would take 1 s, each team of 5 channels 9/4 s.
+        let scopes: Vec<Scope> = (0..100)
+            .map(|c| Scope::channel(format!("t{}", c / 5), format!("c{c}")))
+            .collect();
+        let reqs = scopes.iter().flat_map(|s| {
+            [
+                (EndpointClass::MessagesList, s),
+                (EndpointClass::MessagesList, s),
+            ]
+        });
+        assert_eq!(l.lower_bound(reqs), Duration::from_secs_f64(199.0 / 20.0));
+        // One team of 40 export pages: its 4/s team limit binds, not the 200/s row.
+        let team = Scope::team("t");
+        let export = std::iter::repeat_n((EndpointClass::GetAllMessages, &team), 40);
+        assert_eq!(l.lower_bound(export), Duration::from_secs_f64(39.0 / 4.0));
+        assert_eq!(
+            l.scaled(2.0).lower_bound(std::iter::repeat_n(
+                (EndpointClass::GetAllMessages, &team),
+                41
+            )),
+            Duration::from_secs(5)
+        );
     }
 
     /// The simulator is the only Graph every test and bench runs against, so its classes and

@@ -21,6 +21,8 @@ pub struct Stats {
     pacing_wait_ns: AtomicU64,
     bytes: AtomicU64,
     token_requests: AtomicU64,
+    answered: AtomicU64,
+    answer_time_ns: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -51,6 +53,11 @@ pub struct StatsSnapshot {
     pub bytes: u64,
     /// Requests to the token endpoint.
     pub token_requests: u64,
+    /// Graph requests that got an answer (any status), and the time from
+    /// sending each to its answer, summed: the observed latency that sizes
+    /// how many requests a scan keeps in flight.
+    pub answered: u64,
+    pub answer_time: Duration,
 }
 
 fn add(c: &AtomicU64, n: u64) {
@@ -99,6 +106,10 @@ impl Stats {
     pub(crate) fn token_request(&self) {
         add(&self.token_requests, 1);
     }
+    pub(crate) fn answered(&self, d: Duration) {
+        add(&self.answered, 1);
+        add(&self.answer_time_ns, dur_ns(d));
+    }
 
     pub fn snapshot(&self) -> StatsSnapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -124,6 +135,8 @@ impl Stats {
             pacing_wait: Duration::from_nanos(get(&self.pacing_wait_ns)),
             bytes: get(&self.bytes),
             token_requests: get(&self.token_requests),
+            answered: get(&self.answered),
+            answer_time: Duration::from_nanos(get(&self.answer_time_ns)),
         }
     }
 }
@@ -132,6 +145,14 @@ impl StatsSnapshot {
     /// Requests of one class (0 if none).
     pub fn get(&self, class: EndpointClass) -> u64 {
         self.requests.get(class.as_str()).copied().unwrap_or(0)
+    }
+
+    /// Mean time from sending a request to its answer, once any answered.
+    pub fn mean_latency(&self) -> Option<Duration> {
+        u32::try_from(self.answered)
+            .ok()
+            .filter(|n| *n > 0)
+            .map(|n| self.answer_time / n)
     }
 }
 

@@ -50,7 +50,7 @@ pub use config::{
     Switches, default_test_epoch,
 };
 pub use error::SimError;
-pub use sim::{Counters, Sim};
+pub use sim::{Arrival, Counters, Sim};
 
 /// Per-team and per-channel rates (requests per second) at throttle scale 1.
 pub use throttle::{CHANNEL_RATE, TEAM_RATE};

@@ -71,6 +71,18 @@ pub(crate) struct Inner {
     /// Seeded generator for latency, faults and omitted Retry-After.
     pub rng: Mutex<SmallRng>,
     pub request_seq: AtomicU64,
+    /// Arrivals in order, while a test records them ([`Sim::start_journal`]).
+    pub journal: Mutex<Option<Vec<Arrival>>>,
+}
+
+/// One Graph request as the throttle saw it on arrival, for tests of a client's scheduling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    pub class: crate::EndpointClass,
+    pub team: Option<String>,
+    pub channel: Option<String>,
+    /// Answered 429.
+    pub throttled: bool,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -96,6 +108,7 @@ impl Sim {
                 throttle: Mutex::new(throttle),
                 rng: Mutex::new(rng),
                 request_seq: AtomicU64::new(0),
+                journal: Mutex::new(None),
             }),
         }
     }
@@ -595,6 +608,23 @@ impl Sim {
         *c.requests.entry(class.to_string()).or_default() += 1;
         if throttled {
             *c.throttled.entry(class.to_string()).or_default() += 1;
+        }
+    }
+
+    /// Starts (or restarts, empty) recording every Graph request's arrival: class, team,
+    /// channel, and whether it was throttled. Off by default, so long runs hold no log.
+    pub fn start_journal(&self) {
+        *lock(&self.inner.journal) = Some(Vec::new());
+    }
+
+    /// The arrivals recorded since [`Sim::start_journal`], in arrival order.
+    pub fn journal(&self) -> Vec<Arrival> {
+        lock(&self.inner.journal).clone().unwrap_or_default()
+    }
+
+    pub(crate) fn record_arrival(&self, arrival: impl FnOnce() -> Arrival) {
+        if let Some(j) = lock(&self.inner.journal).as_mut() {
+            j.push(arrival());
         }
     }
 

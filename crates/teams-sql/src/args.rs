@@ -102,9 +102,16 @@ pub struct Args {
     #[arg(long, value_name = "SOURCE")]
     pub message_source: Option<String>,
 
-    /// Maximum concurrent Graph requests per query
+    /// Most team or channel page chains a query reads at once (an upper bound: queries open as
+    /// many as fill Microsoft's throttle budget) [default: 64]
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+
+    /// Multiplies every documented Graph rate limit: a tenant with negotiated limits, or a
+    /// simulator run with `teams-graph-sim --throttle-scale` (same as SET teams.throttle_scale)
+    /// [default: 1]
+    #[arg(long, value_name = "X")]
+    pub throttle_scale: Option<f64>,
 
     /// What a 403 on a team, channel or message collection does: `fail` the statement (default)
     /// or `skip` it, report it on stderr and exit 3 at the end (same as SET teams.on_forbidden)

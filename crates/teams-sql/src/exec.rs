@@ -20,7 +20,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use datafusion_teams::{
-    MessageSource, OnForbidden, ReadReport, TeamsConfig, TeamsHandle, TeamsOptions,
+    MessageSource, OnForbidden, ReadReport, TeamsConfig, TeamsHandle, TeamsOptions, ThrottleScale,
 };
 use futures::StreamExt;
 use graph_client::GraphClient;
@@ -140,6 +140,19 @@ impl Shell {
                 return Err(ShellError::Usage("--concurrency must be at least 1".into()));
             }
             options.concurrency = n;
+        }
+        if let Some(x) = args
+            .throttle_scale
+            .or_else(|| p.and_then(|p| p.throttle_scale))
+        {
+            let scale = ThrottleScale::new(x).ok_or_else(|| {
+                ShellError::Usage(format!(
+                    "--throttle-scale {x} is not allowed: use a positive number (2.5 = every documented rate limit 2.5 times higher)"
+                ))
+            })?;
+            // Requests outside scans (sign-in checks, catalog browsing) are paced by it too.
+            client.set_throttle_scale(scale.get());
+            options.throttle_scale = Some(scale);
         }
         let on_forbidden = args
             .on_forbidden

@@ -35,6 +35,8 @@ pub struct Profile {
     pub max_pages: Option<u64>,
     pub message_source: Option<String>,
     pub concurrency: Option<usize>,
+    /// See `--throttle-scale`.
+    pub throttle_scale: Option<f64>,
     /// `fail` or `skip`, as `--on-forbidden`.
     pub on_forbidden: Option<String>,
 }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
-use graph_client::GraphRequest;
 use graph_client::odata::Filter;
+use graph_client::{ChainScope, EndpointClass, GraphRequest};
 use serde_json::Value;
 
 use crate::decode::{ParentIds, normalise};
@@ -41,7 +41,7 @@ fn team_rows(scan: &Arc<Scan>, team: Named) -> RowStream {
                 )
             })
             .collect();
-        let concurrency = scan.concurrency();
+        let concurrency = scan.chains(EndpointClass::ChannelGet, ChainScope::Channel);
         let scan = Arc::clone(scan);
         return stream::iter(reqs)
             .map(move |(id, req)| {

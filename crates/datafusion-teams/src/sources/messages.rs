@@ -16,7 +16,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use graph_client::odata::Filter;
-use graph_client::{EndpointClass, GraphError, GraphRequest, Page, Scope};
+use graph_client::{ChainScope, EndpointClass, GraphError, GraphRequest, Page, Scope};
 use serde_json::Value;
 
 use crate::decode::{ParentIds, normalise};
@@ -74,7 +74,7 @@ pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
                 Ok(t) => export_team(&s, t),
                 Err(e) => fail(e),
             })
-            .flatten_unordered(scan.concurrency())
+            .flatten_unordered(scan.chains(EndpointClass::GetAllMessages, ChainScope::Team))
             .boxed(),
         MessageSource::Delta => per_channel(scan, delta_channel),
         _ => per_channel(scan, channel_listing),
@@ -83,10 +83,12 @@ pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
 
 /// Runs `f` on every channel, spread across teams: at most four channels per team (Microsoft
 /// allows four requests per second per app on a team and one per channel, docs/graph.md §4.3),
-/// several teams at once, and `concurrency` channels in all (the scan's permits), which is
-/// also what bounds the pages held in memory.
+/// several teams at once, and as many channels in all as fill the tenant budget (the scan's
+/// permits, `Scan::chains`), which is also what bounds the pages held in memory. A channel
+/// waiting for its own slot holds a permit, but there are enough of them for the other
+/// channels to keep the tenant budget full meanwhile.
 fn per_channel(scan: &Arc<Scan>, f: fn(&Arc<Scan>, Named, Named) -> RowStream) -> RowStream {
-    let per_team = scan.concurrency().min(4);
+    let per_team = scan.channels_per_team();
     let s = Arc::clone(scan);
     discovery::team_ids(scan)
         .map(move |team| match team {

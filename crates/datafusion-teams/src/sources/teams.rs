@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
-use graph_client::GraphRequest;
+use graph_client::{ChainScope, EndpointClass, GraphRequest};
 use serde_json::Value;
 
 use crate::decode::{ParentIds, normalise};
@@ -42,7 +42,7 @@ async fn get_team(
     }
 }
 
-/// [`get_team`] for each team, `concurrency` at a time, as one chunk.
+/// [`get_team`] for each team, as many at a time as fill the tenant budget, as one chunk.
 async fn get_teams(
     scan: Arc<Scan>,
     teams: Vec<(Named, Option<Value>)>,
@@ -50,7 +50,7 @@ async fn get_teams(
     let cols = select(&scan);
     let fetched: Vec<Result<Option<Value>, TeamsError>> = stream::iter(teams)
         .map(|(team, listed)| get_team(Arc::clone(&scan), team, listed, cols.clone()))
-        .buffered(scan.concurrency())
+        .buffered(scan.chains(EndpointClass::TeamGet, ChainScope::Team))
         .collect()
         .await;
     let mut rows = Vec::with_capacity(fetched.len());

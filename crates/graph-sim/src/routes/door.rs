@@ -175,7 +175,18 @@ pub async fn front_door(
             throttle::CHANNEL_RATE,
         ));
     }
-    let admitted = lock(&sim.inner.throttle).admit(Instant::now(), &keys);
+    let admitted = {
+        let mut throttle = lock(&sim.inner.throttle);
+        let admitted = throttle.admit(Instant::now(), &keys);
+        // Recorded under the throttle's lock, so the journal's order is the admission order.
+        sim.record_arrival(|| crate::sim::Arrival {
+            class,
+            team: scope.team.clone(),
+            channel: scope.channel.clone(),
+            throttled: admitted.is_err(),
+        });
+        admitted
+    };
     let (latency, fault, omit_retry_after) = {
         let mut rng = lock(&sim.inner.rng);
         let lat = faults::latency_ms(&mut rng, sim.config().latency_ms);
