@@ -657,3 +657,64 @@ fn bad_endpoints_authorities_and_config_files_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("allow_custom_authority"));
 }
+
+/// `--throttle-scale` (and the profile key) reaches the pacer: against a simulator scaled x5 the
+/// shell at x5 reads with no 429, and a scale above the simulator's is throttled, so the setting
+/// is what decides the pace.
+#[test]
+fn throttle_scale_paces_the_shell_like_the_simulator() {
+    let t = Tenant::start(graph_sim::SimConfig {
+        throttle_scale: Some(5.0),
+        ..graph_sim::SimConfig::for_tests()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let read = [
+        "--format",
+        "csv",
+        "-c",
+        "SET teams.page_size = 5",
+        "-c",
+        "SHOW teams.throttle_scale",
+        "-c",
+        "SELECT count(*) AS n FROM messages",
+    ];
+    let matching = t
+        .command(dir.path())
+        .args(["--throttle-scale", "5"])
+        .args(read)
+        .output()
+        .unwrap();
+    assert!(matching.status.success(), "{}", stderr_of(&matching));
+    assert!(
+        stdout_of(&matching).contains("teams.throttle_scale,5"),
+        "{}",
+        stdout_of(&matching)
+    );
+    assert_eq!(t.sim().counters().throttled_total(), 0);
+
+    let config = dir.path().join("teams-sql.toml");
+    std::fs::write(&config, "[profiles.fast]\nthrottle_scale = 50.0\n").unwrap();
+    let too_fast = t
+        .command(dir.path())
+        .args(["--config", config.to_str().unwrap(), "--profile", "fast"])
+        .args(read)
+        .output()
+        .unwrap();
+    assert!(too_fast.status.success(), "{}", stderr_of(&too_fast));
+    assert!(
+        t.sim().counters().throttled_total() > 0,
+        "x50 should outrun a x5 simulator"
+    );
+
+    let bad = t
+        .command(dir.path())
+        .args(["--throttle-scale", "0", "-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr_of(&bad));
+    assert!(
+        stderr_of(&bad).contains("positive number"),
+        "{}",
+        stderr_of(&bad)
+    );
+}

@@ -73,6 +73,21 @@ async fn the_tenant_budget_stays_full_while_channels_wait_on_their_own_limit() {
         first.len(),
         messages.iter().take(20).collect::<Vec<_>>()
     );
+    // EXPLAIN ANALYZE reports the rate the scan achieved.
+    let batches = env.query("EXPLAIN ANALYZE SELECT id FROM messages").await;
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .expect("format")
+        .to_string();
+    let rate: usize = text
+        .split("graph_requests_per_s=")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no graph_requests_per_s in {text}"));
+    assert!(rate > 0, "{text}");
     env.server.shutdown().await;
 }
 
