@@ -11,8 +11,6 @@ use deltalake::delta_datafusion::planner::DeltaPlanner;
 use crate::copy_delta::DeltaFormatFactory;
 use crate::url_tables;
 
-/// Schema that holds the five Teams tables; unqualified names resolve in it.
-pub const TEAMS_SCHEMA: &str = "teams";
 pub const CATALOG: &str = "datafusion";
 
 /// Rows per Parquet row group the shell writes unless the user sets
@@ -27,7 +25,8 @@ pub fn new_context() -> SessionContext {
     let mut config = SessionConfig::new()
         .with_information_schema(true)
         .with_create_default_catalog_and_schema(true)
-        .with_default_catalog_and_schema(CATALOG, TEAMS_SCHEMA);
+        // Unqualified names resolve in the Teams tables' schema.
+        .with_default_catalog_and_schema(CATALOG, datafusion_teams::SCHEMA_NAME);
     config.options_mut().execution.parquet.max_row_group_size = PARQUET_ROW_GROUP_ROWS;
     // deltalake's merge and write plans contain extension nodes that only DeltaPlanner can
     // turn into physical plans; since COPY ... STORED AS DELTA hands this session to deltalake,
