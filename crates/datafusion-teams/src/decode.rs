@@ -150,6 +150,38 @@ fn normalise_mention(v: Value) -> Value {
     v
 }
 
+/// One page of channel messages as Graph answered it (the HTTP body) decoded the way a scan
+/// decodes it: JSON parse (as graph-client does), normalisation, Arrow. Public for the decode
+/// bench, which weighs it against parsing the same bytes into `serde_json::Value` alone.
+#[doc(hidden)]
+pub fn decode_messages_page(
+    body: &[u8],
+    team_id: &str,
+    channel_id: &str,
+) -> Result<RecordBatch, TeamsError> {
+    let table = Table::Messages;
+    let bad = |e: serde_json::Error| {
+        TeamsError::decode(
+            table,
+            datafusion::arrow::error::ArrowError::JsonError(e.to_string()),
+        )
+    };
+    let page: Value = serde_json::from_slice(body).map_err(bad)?;
+    let items = match page {
+        Value::Object(mut o) => match o.remove("value") {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let parents = ParentIds::channel(team_id, channel_id);
+    let rows: Vec<Value> = items
+        .into_iter()
+        .map(|i| normalise(table, i, &parents))
+        .collect();
+    decode_rows(table, &table.schema(), &rows)
+}
+
 /// Decodes normalised rows into one batch of `schema` (a projection of the table schema).
 pub fn decode_rows(
     table: Table,

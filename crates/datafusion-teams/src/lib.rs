@@ -93,6 +93,8 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
+#[doc(hidden)]
+pub use decode::decode_messages_page;
 pub use embed::{TeamsSchemaProvider, register_in_schema};
 pub use error::TeamsError;
 pub use exec::TeamsScanExec;

@@ -47,3 +47,31 @@ pub fn new_context() -> SessionContext {
     factories.insert("DELTATABLE".to_string(), Arc::new(DeltaTableFactory {}));
     url_tables::enable(SessionContext::new_with_state(state))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row_group_rows(ctx: &SessionContext) -> usize {
+        ctx.state()
+            .config()
+            .options()
+            .execution
+            .parquet
+            .max_row_group_size
+    }
+
+    /// The shell's Parquet writer flushes every 64k rows by default, and a user's setting wins.
+    #[tokio::test]
+    async fn parquet_row_groups_are_bounded_unless_the_user_says_otherwise() {
+        let ctx = new_context();
+        assert_eq!(row_group_rows(&ctx), PARQUET_ROW_GROUP_ROWS);
+        ctx.sql("SET datafusion.execution.parquet.max_row_group_size = 1000000")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(row_group_rows(&ctx), 1_000_000);
+    }
+}
