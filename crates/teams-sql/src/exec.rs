@@ -546,4 +546,27 @@ mod tests {
         .to_string();
         assert!(err.contains("merge_keys"), "{err}");
     }
+
+    #[tokio::test]
+    async fn merge_keys_default_to_any_declared_primary_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t");
+        let p = p.display();
+        let mut shell = Shell::offline(PrintFormat::Csv);
+        shell.print.quiet = true;
+        run_to_string(
+            &mut shell,
+            "CREATE TABLE src (id INT PRIMARY KEY, name VARCHAR); \
+             INSERT INTO src VALUES (1, 'a'), (2, 'b');",
+        )
+        .await;
+        let merge = format!(
+            "COPY (SELECT id, name FROM src WHERE id > 0) TO '{p}' STORED AS DELTA \
+             OPTIONS ('mode' 'merge');"
+        );
+        let first = run_to_string(&mut shell, &merge).await;
+        assert!(first.contains(",merge,2,"), "{first}");
+        let second = run_to_string(&mut shell, &merge).await;
+        assert!(second.contains(",merge,0,0,0,"), "{second}");
+    }
 }
