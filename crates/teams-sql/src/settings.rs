@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use datafusion_teams::{MessageSource, OnForbidden, TeamsOptions};
 
 use crate::args::Args;
@@ -26,7 +28,13 @@ pub struct Settings {
     pub options: TeamsOptions,
     /// `--allow-partial`: a read that left out refused children still exits 0.
     pub allow_partial: bool,
+    /// The demo tenant's clock, pinned by `SOURCE_DATE_EPOCH` (the variable reproducible
+    /// builds use) so its output is the same on every day; else today's midnight.
+    pub demo_clock: Option<DateTime<Utc>>,
 }
+
+/// Seconds since 1970 that pin the demo tenant's clock.
+pub const ENV_SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 
 #[derive(Debug)]
 pub enum Tenant {
@@ -73,10 +81,16 @@ fn resolve_with(
         Tenant::Entra(Box::new(connection))
     };
     let options = layers.teams_options()?;
+    let demo_clock = if args.demo {
+        layers.demo_clock()?
+    } else {
+        None
+    };
     Ok(Settings {
         tenant,
         options,
         allow_partial: args.allow_partial,
+        demo_clock,
     })
 }
 
@@ -159,6 +173,22 @@ impl Layers<'_> {
             max_pages: self.pick(&args.max_pages, |p| &p.max_pages),
             origin,
         })
+    }
+
+    fn demo_clock(&self) -> Result<Option<DateTime<Utc>>> {
+        let Some(text) = (self.env)(ENV_SOURCE_DATE_EPOCH).filter(|v| !v.trim().is_empty()) else {
+            return Ok(None);
+        };
+        text.trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|secs| DateTime::from_timestamp(secs, 0))
+            .map(Some)
+            .ok_or_else(|| {
+                ShellError::Usage(format!(
+                    "{ENV_SOURCE_DATE_EPOCH} '{text}': expected whole seconds since 1970-01-01 UTC"
+                ))
+            })
     }
 
     /// The connector options the shell sets: the defaults, except what flags or the profile say.
@@ -371,6 +401,19 @@ mod tests {
             .unwrap()
             .options;
         assert_eq!(partial.on_forbidden, OnForbidden::Skip);
+    }
+
+    #[test]
+    fn source_date_epoch_pins_the_demo_clock() {
+        let env = env_of(&[("SOURCE_DATE_EPOCH", "1767225600")]);
+        let settings = super::resolve(&args(&["--demo"]), &env).unwrap();
+        assert_eq!(
+            settings.demo_clock.map(|c| c.to_rfc3339()).as_deref(),
+            Some("2026-01-01T00:00:00+00:00")
+        );
+        let env = env_of(&[("SOURCE_DATE_EPOCH", "yesterday")]);
+        let err = super::resolve(&args(&["--demo"]), &env).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{err}");
     }
 
     #[test]
