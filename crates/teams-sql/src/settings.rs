@@ -241,6 +241,15 @@ mod tests {
         move |k: &str| map.get(k).cloned()
     }
 
+    /// A complete app registration in the environment.
+    fn app_env() -> impl Fn(&str) -> Option<String> {
+        env_of(&[
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s3cr3t-value"),
+        ])
+    }
+
     fn args(extra: &[&str]) -> Args {
         let mut v = vec!["teams-sql"];
         v.extend_from_slice(extra);
@@ -324,11 +333,7 @@ mod tests {
 
     #[test]
     fn bad_endpoints_and_authorities_are_usage_errors() {
-        let env = env_of(&[
-            ("AZURE_TENANT_ID", "t"),
-            ("AZURE_CLIENT_ID", "c"),
-            ("AZURE_CLIENT_SECRET", "s3cr3t-value"),
-        ]);
+        let env = app_env();
         for flags in [
             &["--graph-endpoint", "http://graph.example.com"][..],
             &["--graph-endpoint", "https://[bad"][..],
@@ -362,21 +367,13 @@ mod tests {
 
     #[test]
     fn unknown_cloud_is_rejected() {
-        let env = env_of(&[
-            ("AZURE_TENANT_ID", "t"),
-            ("AZURE_CLIENT_ID", "c"),
-            ("AZURE_CLIENT_SECRET", "s"),
-        ]);
+        let env = app_env();
         assert!(resolve(&args(&["--cloud", "mars"]), None, &env).is_err());
     }
 
     #[test]
     fn connector_options_take_the_same_precedence() {
-        let env = env_of(&[
-            ("AZURE_TENANT_ID", "t"),
-            ("AZURE_CLIENT_ID", "c"),
-            ("AZURE_CLIENT_SECRET", "s"),
-        ]);
+        let env = app_env();
         let profile = (
             "p".to_string(),
             Profile {
