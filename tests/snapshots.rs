@@ -3,7 +3,7 @@
 //! (`cargo insta review`, or INSTA_UPDATE=always and `git diff`). Under CI=true insta never
 //! writes a snapshot: a difference, or a snapshot missing from the commit, fails the test.
 //!
-//! They run `--demo` as a user does, with its clock pinned by SOURCE_DATE_EPOCH so the data
+//! They run `--demo` as a user does, with its clock pinned by TEAMS_SQL_DEMO_EPOCH so the data
 //! (message ids and times derive from the clock) is the same on every day. Only elapsed times
 //! and the throttling figures, which depend on the machine, are filtered out.
 
@@ -23,7 +23,7 @@ const TEAM: &str = "731911c1-fccb-48ed-b284-5353c512aae3";
 fn demo(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_clear()
-        .env("SOURCE_DATE_EPOCH", CLOCK)
+        .env("TEAMS_SQL_DEMO_EPOCH", CLOCK)
         .arg("--demo")
         .args(args);
     cmd

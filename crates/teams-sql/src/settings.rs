@@ -28,13 +28,14 @@ pub struct Settings {
     pub options: TeamsOptions,
     /// `--allow-partial`: a read that left out refused children still exits 0.
     pub allow_partial: bool,
-    /// The demo tenant's clock, pinned by `SOURCE_DATE_EPOCH` (the variable reproducible
-    /// builds use) so its output is the same on every day; else today's midnight.
+    /// The demo tenant's clock, pinned by `TEAMS_SQL_DEMO_EPOCH` so its output is the same on
+    /// every day; else today's midnight. (Not SOURCE_DATE_EPOCH: packaging shells such as
+    /// Nix's set that one to 1980 for builds, which would empty every recent-history query.)
     pub demo_clock: Option<DateTime<Utc>>,
 }
 
 /// Seconds since 1970 that pin the demo tenant's clock.
-pub const ENV_SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+pub const ENV_DEMO_EPOCH: &str = "TEAMS_SQL_DEMO_EPOCH";
 
 #[derive(Debug)]
 pub enum Tenant {
@@ -176,7 +177,7 @@ impl Layers<'_> {
     }
 
     fn demo_clock(&self) -> Result<Option<DateTime<Utc>>> {
-        let Some(text) = (self.env)(ENV_SOURCE_DATE_EPOCH).filter(|v| !v.trim().is_empty()) else {
+        let Some(text) = (self.env)(ENV_DEMO_EPOCH).filter(|v| !v.trim().is_empty()) else {
             return Ok(None);
         };
         text.trim()
@@ -186,7 +187,7 @@ impl Layers<'_> {
             .map(Some)
             .ok_or_else(|| {
                 ShellError::Usage(format!(
-                    "{ENV_SOURCE_DATE_EPOCH} '{text}': expected whole seconds since 1970-01-01 UTC"
+                    "{ENV_DEMO_EPOCH} '{text}': expected whole seconds since 1970-01-01 UTC"
                 ))
             })
     }
@@ -401,14 +402,14 @@ mod tests {
     }
 
     #[test]
-    fn source_date_epoch_pins_the_demo_clock() {
-        let env = env_of(&[("SOURCE_DATE_EPOCH", "1767225600")]);
+    fn an_epoch_in_the_environment_pins_the_demo_clock() {
+        let env = env_of(&[("TEAMS_SQL_DEMO_EPOCH", "1767225600")]);
         let settings = super::resolve(&args(&["--demo"]), &env).unwrap();
         assert_eq!(
             settings.demo_clock.map(|c| c.to_rfc3339()).as_deref(),
             Some("2026-01-01T00:00:00+00:00")
         );
-        let env = env_of(&[("SOURCE_DATE_EPOCH", "yesterday")]);
+        let env = env_of(&[("TEAMS_SQL_DEMO_EPOCH", "yesterday")]);
         let err = super::resolve(&args(&["--demo"]), &env).unwrap_err();
         assert_eq!(err.exit_code(), 2, "{err}");
     }
