@@ -139,10 +139,7 @@ impl Shell {
                 tokio::select! {
                     r = &mut copy_fut => break r?,
                     _ = ticker.tick() => {
-                        let so_far = match (&before, self.graph_counters()) {
-                            (Some(b), Some(now)) => Some(now.since(b)),
-                            _ => None,
-                        };
+                        let so_far = self.graph_since(before.as_ref());
                         // deltalake plans and runs its own scan: only the Teams scans' own
                         // count of rows says how far it got.
                         let rows = Rows {
@@ -249,10 +246,7 @@ impl Shell {
                         None => break,
                     },
                     _ = ticker.tick() => {
-                        let so_far = match (before, self.graph_counters()) {
-                            (Some(b), Some(now)) => Some(now.since(b)),
-                            _ => None,
-                        };
+                        let so_far = self.graph_since(before);
                         let rows = Rows {
                             out: (!is_copy).then_some(rows as u64),
                             read: rows_read(&physical),
@@ -275,6 +269,11 @@ impl Shell {
             }
             Ok(rows)
         }
+    }
+
+    /// Graph's counters since `before` was taken (at the statement's start).
+    fn graph_since(&self, before: Option<&GraphCounters>) -> Option<GraphCounters> {
+        Some(self.graph_counters()?.since(before?))
     }
 
     /// Summary lines go to stderr so that stdout carries only data.
@@ -315,8 +314,7 @@ impl Shell {
         } else {
             let _ = writeln!(err, "{rows_line}");
         }
-        if let (Some(before), Some(now), Some(t)) = (before, self.graph_counters(), &self.teams) {
-            let d = now.since(before);
+        if let (Some(d), Some(t)) = (self.graph_since(before), &self.teams) {
             let listed = if d.teams_discovered + d.channels_discovered > 0 {
                 format!(
                     "; listed {} teams, {} channels",
