@@ -146,16 +146,13 @@ impl ExecutionPlan for TeamsScanExec {
             ))
         })?;
         let (client, stats) = self.client.scoped();
-        let mut scan = Scan {
-            plan: Arc::clone(plan),
+        let scan = Arc::new(Scan::new(
+            Arc::clone(plan),
             client,
-            state: Arc::clone(&self.state),
-            metrics: ScanMetrics::new(&self.metrics, partition, stats),
-            permits: Arc::new(tokio::sync::Semaphore::new(1)),
-            tally: Arc::clone(&self.tally),
-        };
-        scan.permits = Arc::new(tokio::sync::Semaphore::new(scan.concurrency()));
-        let scan = Arc::new(scan);
+            Arc::clone(&self.state),
+            ScanMetrics::new(&self.metrics, partition, stats),
+            Arc::clone(&self.tally),
+        ));
         let batch_size = context.session_config().batch_size().max(1);
         let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.plan.schema), 2);
         let tx = builder.tx();
@@ -209,6 +206,7 @@ async fn produce(
     if remaining != Some(0) {
         // Read to the end (not stopped by a LIMIT): was anything read at all?
         scan.tally.partition_done(table)?;
+        scan.read_to_the_end();
     }
     Ok(())
 }

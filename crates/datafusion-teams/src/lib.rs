@@ -66,6 +66,8 @@
 //! # }
 //! ```
 
+mod access;
+mod cost;
 mod decode;
 mod discovery;
 mod embed;

@@ -125,7 +125,14 @@ impl TableProvider for TeamsTable {
         };
         let pushdown = filters::pushdown(self.table, filters);
         let options = self.options(state.config_options())?;
-        let plan = ScanPlan::new(self.table, schema, pushdown, options, limit);
+        let plan = ScanPlan::new(
+            self.table,
+            schema,
+            pushdown,
+            options,
+            limit,
+            &self.state.facts(&self.client),
+        );
         Ok(Arc::new(TeamsScanExec::new(
             plan,
             self.client.clone(),

@@ -11,7 +11,7 @@ use crate::body::{BodyError, MAX_BODY, read_capped};
 use crate::cloud::Cloud;
 use crate::config::GraphConfig;
 use crate::error::{GraphError, describe_reqwest, excerpt, unauthorized_hint};
-use crate::pacing::Pacer;
+use crate::pacing::{Pacer, ThrottleLimits};
 use crate::page::{Page, parse_page};
 use crate::request::{EndpointClass, GraphRequest, Scope};
 use crate::retry::{Budget, RetryPolicy, is_retryable_status, parse_retry_after};
@@ -189,6 +189,11 @@ impl GraphClient {
             },
             extra,
         )
+    }
+
+    /// The limits this client paces by (what an estimate of a read's duration divides by).
+    pub fn limits(&self) -> &ThrottleLimits {
+        self.inner.pacer.limits()
     }
 
     /// Client-wide counters.
