@@ -10,6 +10,7 @@ use datafusion::error::DataFusionError;
 use graph_client::GraphClient;
 
 use crate::error::TeamsError;
+use crate::naming::ColumnNames;
 
 /// Where message and reply rows come from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -107,6 +108,9 @@ pub struct TeamsOptions {
     pub concurrency: usize,
     /// What a 403 on a team, channel or message collection does to the statement.
     pub on_forbidden: OnForbidden,
+    /// Column names of the tables created with these options (fixed when a table is created:
+    /// by `register`, or by `CREATE EXTERNAL TABLE`, which also reads `SET teams.column_names`).
+    pub column_names: ColumnNames,
 }
 
 impl Default for TeamsOptions {
@@ -116,12 +120,19 @@ impl Default for TeamsOptions {
             message_source: MessageSource::Auto,
             concurrency: 8,
             on_forbidden: OnForbidden::Fail,
+            column_names: ColumnNames::Snake,
         }
     }
 }
 
 /// Option keys accepted in SQL (`SET teams.KEY`, `CREATE EXTERNAL TABLE ... OPTIONS`).
-pub const OPTION_KEYS: [&str; 4] = ["on_forbidden", "message_source", "concurrency", "page_size"];
+pub const OPTION_KEYS: [&str; 5] = [
+    "on_forbidden",
+    "message_source",
+    "concurrency",
+    "page_size",
+    "column_names",
+];
 
 /// Largest `$top` any Teams list endpoint documents (members, teams).
 pub const MAX_PAGE_SIZE: u32 = 999;
@@ -157,6 +168,7 @@ impl TeamsOptions {
             }
             "message_source" => self.message_source = value.parse()?,
             "on_forbidden" => self.on_forbidden = value.parse()?,
+            "column_names" => self.column_names = value.parse()?,
             "concurrency" => {
                 let n = value
                     .trim()
@@ -207,7 +219,7 @@ impl TeamsOptions {
         }
     }
 
-    fn entries(&self) -> [(&'static str, Option<String>, &'static str); 4] {
+    fn entries(&self) -> [(&'static str, Option<String>, &'static str); 5] {
         [
             (
                 "on_forbidden",
@@ -228,6 +240,11 @@ impl TeamsOptions {
                 "page_size",
                 self.page_size.map(|n| n.to_string()),
                 "$top of list requests: NULL/'auto' for each endpoint's maximum, else 1-999 (at most 50 for messages)",
+            ),
+            (
+                "column_names",
+                Some(self.column_names.to_string()),
+                "Column names of tables created from now on: 'snake' (display_name, default) or 'graph' (Graph's displayName; parent ids keep team_id, channel_id, parent_message_id)",
             ),
         ]
     }
