@@ -7,8 +7,6 @@
 //! turns the filters DataFusion pushes back to snake_case names before reading them, and the
 //! scan renames its batches on the way out (metadata only: the arrays are the same).
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayData, ArrayRef, RecordBatch, make_array};
@@ -17,7 +15,7 @@ use datafusion::arrow::error::ArrowError;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::logical_expr::Expr;
 
-use crate::error::TeamsError;
+use crate::options::option_words;
 use crate::schema::{graph_name, snake_name};
 
 /// How the tables name their columns.
@@ -30,28 +28,10 @@ pub enum ColumnNames {
     Graph,
 }
 
-impl FromStr for ColumnNames {
-    type Err = TeamsError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "snake" | "snake_case" => Ok(ColumnNames::Snake),
-            "graph" | "camel" | "camelcase" => Ok(ColumnNames::Graph),
-            other => Err(TeamsError::option(
-                "column_names",
-                format!("'{other}' is not one of snake, graph"),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for ColumnNames {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ColumnNames::Snake => "snake",
-            ColumnNames::Graph => "graph",
-        })
-    }
-}
+option_words!(ColumnNames, "column_names", {
+    "snake" => Snake,
+    "graph" => Graph,
+});
 
 /// Columns the connector derives from the parents: not Graph properties, never renamed.
 fn derived(name: &str) -> bool {

@@ -2,7 +2,6 @@
 
 use std::any::Any;
 use std::fmt;
-use std::str::FromStr;
 
 use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
 use datafusion::error::DataFusionError;
@@ -11,6 +10,34 @@ use graph_client::GraphClient;
 
 use crate::error::TeamsError;
 use crate::naming::ColumnNames;
+
+/// `FromStr` (case-insensitive; an error names the allowed words) and `Display` of an option
+/// whose values are words.
+macro_rules! option_words {
+    ($ty:ident, $key:literal, { $($word:literal => $variant:ident),+ $(,)? }) => {
+        impl std::str::FromStr for $ty {
+            type Err = crate::error::TeamsError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s.trim().to_ascii_lowercase().as_str() {
+                    $($word => Ok($ty::$variant),)+
+                    other => Err(crate::error::TeamsError::option(
+                        $key,
+                        format!("'{other}' is not one of {}", [$($word),+].join(", ")),
+                    )),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(match self {
+                    $($ty::$variant => $word,)+
+                })
+            }
+        }
+    };
+}
+pub(crate) use option_words;
 
 /// Where message and reply rows come from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,32 +55,12 @@ pub enum MessageSource {
     Delta,
 }
 
-impl FromStr for MessageSource {
-    type Err = TeamsError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(MessageSource::Auto),
-            "channel" => Ok(MessageSource::Channel),
-            "export" => Ok(MessageSource::Export),
-            "delta" => Ok(MessageSource::Delta),
-            other => Err(TeamsError::option(
-                "message_source",
-                format!("'{other}' is not one of auto, channel, export, delta"),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for MessageSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            MessageSource::Auto => "auto",
-            MessageSource::Channel => "channel",
-            MessageSource::Export => "export",
-            MessageSource::Delta => "delta",
-        })
-    }
-}
+option_words!(MessageSource, "message_source", {
+    "auto" => Auto,
+    "channel" => Channel,
+    "export" => Export,
+    "delta" => Delta,
+});
 
 /// What a scan does when Graph answers 403 for one team, channel or message collection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -67,28 +74,10 @@ pub enum OnForbidden {
     Skip,
 }
 
-impl FromStr for OnForbidden {
-    type Err = TeamsError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "fail" => Ok(OnForbidden::Fail),
-            "skip" => Ok(OnForbidden::Skip),
-            other => Err(TeamsError::option(
-                "on_forbidden",
-                format!("'{other}' is not one of fail, skip"),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for OnForbidden {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            OnForbidden::Fail => "fail",
-            OnForbidden::Skip => "skip",
-        })
-    }
-}
+option_words!(OnForbidden, "on_forbidden", {
+    "fail" => Fail,
+    "skip" => Skip,
+});
 
 /// The connector's settings. `register` installs them in the session as the DataFusion config
 /// extension `teams` (so `SET teams.on_forbidden = 'skip'` and `SHOW ALL` work); every scan

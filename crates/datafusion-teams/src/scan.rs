@@ -308,11 +308,22 @@ impl Scan {
         child: String,
         rows: bool,
     ) -> PageStream {
-        let scan = Arc::clone(self);
         let class = req.class();
+        self.under_policy(self.client.pages(req).boxed(), class, child, rows)
+    }
+
+    /// Graph pages counted, keyless items dropped, and failures under the policy of
+    /// [`Scan::classify`]; the first page counts as a read of `child` when `rows`.
+    fn under_policy(
+        self: &Arc<Self>,
+        pages: BoxStream<'static, Result<Page, GraphError>>,
+        class: EndpointClass,
+        child: String,
+        rows: bool,
+    ) -> PageStream {
+        let scan = Arc::clone(self);
         let mut first = true;
-        self.client
-            .pages(req)
+        pages
             .filter_map(move |r| {
                 let out = match r {
                     Ok(mut page) => {
@@ -373,23 +384,8 @@ impl Scan {
         };
         // The client's chain walk: a looping or endless chain of links ends
         // with an error instead of repeating rows.
-        let scan = Arc::clone(self);
-        self.client
-            .follow_pages(class, scope, link)
-            .filter_map(move |r| {
-                let out = match r {
-                    Ok(mut page) => {
-                        scan.count_page(&mut page, class);
-                        Some(Ok(page))
-                    }
-                    Err(e) => match scan.classify(&child, e) {
-                        Failure::Skipped => None,
-                        Failure::Fatal(e) => Some(Err(e)),
-                    },
-                };
-                futures::future::ready(out)
-            })
-            .boxed()
+        let pages = self.client.follow_pages(class, scope, link).boxed();
+        self.under_policy(pages, class, child, false)
     }
 
     /// Client-side check of the pushed time range on a raw Graph item (rows outside it are

@@ -32,6 +32,19 @@ fn split(env: &Env, table: &str) -> (String, Vec<Value>) {
     (bound, kept)
 }
 
+/// `SELECT * FROM table WHERE last_modified_date_time >= <the middle bound>`: checks that the
+/// rows above the bound came back, and returns the requests it cost.
+async fn read_recent(env: &Env, table: &str) -> std::collections::BTreeMap<String, u64> {
+    let (bound, expected) = split(env, table);
+    let (batches, counts) = env
+        .counted(&format!(
+            "SELECT * FROM {table} WHERE last_modified_date_time >= '{bound}'"
+        ))
+        .await;
+    assert_rows_eq(actual_rows(&batches), expected, primary_key(table).unwrap());
+    counts
+}
+
 fn channels(env: &Env) -> u64 {
     env.sim
         .team_ids()
@@ -44,13 +57,7 @@ fn channels(env: &Env) -> u64 {
 async fn time_bounded_queries_use_the_export_api() {
     let env = env().await;
     for table in ["messages", "message_replies"] {
-        let (bound, expected) = split(&env, table);
-        let (batches, counts) = env
-            .counted(&format!(
-                "SELECT * FROM {table} WHERE last_modified_date_time >= '{bound}'"
-            ))
-            .await;
-        assert_rows_eq(actual_rows(&batches), expected, primary_key(table).unwrap());
+        let counts = read_recent(&env, table).await;
         // At least one export request per team (more when a team's range spans pages).
         assert!(
             count(&counts, "get_all_messages") >= env.sim.team_ids().len() as u64,
@@ -69,14 +76,7 @@ async fn export_refusal_falls_back_once_per_run() {
             export_api: refusal,
             ..Switches::default()
         });
-        let (bound, expected) = split(&env, "messages");
-        let sql = format!("SELECT * FROM messages WHERE last_modified_date_time >= '{bound}'");
-        let (batches, counts) = env.counted(&sql).await;
-        assert_rows_eq(
-            actual_rows(&batches),
-            expected.clone(),
-            primary_key("messages").unwrap(),
-        );
+        let counts = read_recent(&env, "messages").await;
         // One probe for the whole run, however many teams; then the channel listing.
         assert_eq!(
             count(&counts, "get_all_messages"),
@@ -92,12 +92,7 @@ async fn export_refusal_falls_back_once_per_run() {
         assert_eq!(notices.len(), 1, "{notices:?}");
         assert!(notices[0].contains("getAllMessages"), "{notices:?}");
 
-        let (batches, counts) = env.counted(&sql).await;
-        assert_rows_eq(
-            actual_rows(&batches),
-            expected,
-            primary_key("messages").unwrap(),
-        );
+        let counts = read_recent(&env, "messages").await;
         assert_eq!(count(&counts, "get_all_messages"), 0, "{counts:?}");
         assert!(env.handle.take_notices().is_empty());
     }
@@ -122,13 +117,7 @@ fn delta_options() -> TeamsOptions {
 async fn delta_with_recent_lower_bound() {
     let env = env_with(live_clock(), delta_options()).await;
     for table in ["messages", "message_replies"] {
-        let (bound, expected) = split(&env, table);
-        let (batches, counts) = env
-            .counted(&format!(
-                "SELECT * FROM {table} WHERE last_modified_date_time >= '{bound}'"
-            ))
-            .await;
-        assert_rows_eq(actual_rows(&batches), expected, primary_key(table).unwrap());
+        let counts = read_recent(&env, table).await;
         assert!(
             count(&counts, "messages_delta") >= channels(&env),
             "{counts:?}"
@@ -146,17 +135,7 @@ async fn delta_400_falls_back_to_channel_listing() {
         delta_unsupported: true,
         ..Switches::default()
     });
-    let (bound, expected) = split(&env, "messages");
-    let (batches, counts) = env
-        .counted(&format!(
-            "SELECT * FROM messages WHERE last_modified_date_time >= '{bound}'"
-        ))
-        .await;
-    assert_rows_eq(
-        actual_rows(&batches),
-        expected,
-        primary_key("messages").unwrap(),
-    );
+    let counts = read_recent(&env, "messages").await;
     assert_eq!(count(&counts, "messages_delta"), 1, "{counts:?}");
     assert_eq!(
         count(&counts, "messages_list"),
@@ -184,21 +163,12 @@ async fn auto_uses_delta_when_export_is_refused_and_the_bound_is_recent() {
     // The OR is not a pushable bound: the channel listing is used and DataFusion filters.
     assert_rows_eq(
         actual_rows(&batches),
-        expected.clone(),
+        expected,
         primary_key("messages").unwrap(),
     );
     assert_eq!(count(&counts, "get_all_messages"), 0, "{counts:?}");
 
-    let (batches, counts) = env
-        .counted(&format!(
-            "SELECT * FROM messages WHERE last_modified_date_time >= '{bound}'"
-        ))
-        .await;
-    assert_rows_eq(
-        actual_rows(&batches),
-        expected,
-        primary_key("messages").unwrap(),
-    );
+    let counts = read_recent(&env, "messages").await;
     assert_eq!(count(&counts, "get_all_messages"), 1, "{counts:?}");
     assert!(
         count(&counts, "messages_delta") >= channels(&env),
