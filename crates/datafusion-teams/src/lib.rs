@@ -18,7 +18,8 @@
 //! statement's read is partial ([`ReadReport::is_partial`]); a statement in which every child
 //! was refused still fails. A child that answers 404 after being listed (deleted meanwhile) is
 //! left out and reported. The settings live in the session as the config extension `teams`
-//! (`teams.on_forbidden`, `teams.message_source`, `teams.concurrency`, `teams.page_size`).
+//! (`teams.on_forbidden`, `teams.message_source`, `teams.concurrency`, `teams.page_size`,
+//! `teams.column_names`).
 //!
 //! Primary keys (also exposed as table constraints): `teams (id)`, `channels (team_id, id)`,
 //! `members (team_id, id)`, `messages (team_id, channel_id, id)` (message ids repeat across
