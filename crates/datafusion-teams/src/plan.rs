@@ -179,7 +179,7 @@ impl ScanPlan {
             )
         };
         let fallback_channels = if a.channels == ChannelsFrom::Listed {
-            "its channels, then "
+            "channel discovery, then "
         } else {
             ""
         };
