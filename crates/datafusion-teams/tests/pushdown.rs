@@ -177,6 +177,7 @@ async fn explain_analyze_reports_graph_metrics() {
     assert!(text.contains("graph_requests=1"), "{text}");
     assert!(text.contains("graph_pages=1"), "{text}");
     assert!(text.contains("children_skipped=0"), "{text}");
+    assert!(text.contains("graph_requests_per_s="), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
