@@ -6,6 +6,15 @@
 --   teams-sql --demo -f sql/lakeflow_compatible.sql
 -- Tables land under ./out/lakeflow/ and are upserted by key (message ids repeat across
 -- channels, so messages and replies are keyed by their parent ids as well).
+--
+-- The option column_names = 'graph' gives the tables Graph's own names, nested fields included
+-- (types unchanged), so only the timestamps and the team settings need SQL here. A pipeline
+-- that takes Graph's names with native types needs none of it: SELECT * from such a table.
+
+CREATE EXTERNAL TABLE lakeflow_channels STORED AS TEAMS LOCATION 'channels' OPTIONS ('column_names' 'graph');
+CREATE EXTERNAL TABLE lakeflow_members STORED AS TEAMS LOCATION 'members' OPTIONS ('column_names' 'graph');
+CREATE EXTERNAL TABLE lakeflow_messages STORED AS TEAMS LOCATION 'messages' OPTIONS ('column_names' 'graph');
+CREATE EXTERNAL TABLE lakeflow_replies STORED AS TEAMS LOCATION 'message_replies' OPTIONS ('column_names' 'graph');
 
 -- array_transform(list, x -> ...) needs a dialect with lambdas; DuckDB's also keeps "quoted"
 -- identifiers. The last statement switches back.
@@ -47,109 +56,42 @@ FROM teams
 ) TO 'out/lakeflow/teams' STORED AS DELTA OPTIONS ('mode' 'merge', 'merge_keys' 'id');
 
 COPY (
-SELECT id,
-       team_id,
-       display_name AS "displayName",
-       description,
-       membership_type AS "membershipType",
-       email,
-       web_url AS "webUrl",
-       CAST(created_date_time AS VARCHAR) AS "createdDateTime",
-       is_favorite_by_default AS "isFavoriteByDefault",
-       is_archived AS "isArchived"
-FROM channels
+SELECT id, team_id, "displayName", description, "membershipType", email, "webUrl",
+       CAST("createdDateTime" AS VARCHAR) AS "createdDateTime", "isFavoriteByDefault", "isArchived"
+FROM lakeflow_channels
 ) TO 'out/lakeflow/channels' STORED AS DELTA OPTIONS ('mode' 'merge', 'merge_keys' 'team_id,id');
 
 COPY (
-SELECT id,
-       team_id,
-       roles,
-       display_name AS "displayName",
-       user_id AS "userId",
-       email,
-       CAST(visible_history_start_date_time AS VARCHAR) AS "visibleHistoryStartDateTime"
-FROM members
+SELECT id, team_id, roles, "displayName", "userId", email,
+       CAST("visibleHistoryStartDateTime" AS VARCHAR) AS "visibleHistoryStartDateTime"
+FROM lakeflow_members
 ) TO 'out/lakeflow/members' STORED AS DELTA OPTIONS ('mode' 'merge', 'merge_keys' 'team_id,id');
 
 COPY (
-SELECT id,
-       team_id,
-       channel_id,
-       message_type AS "messageType",
-       CAST(created_date_time AS VARCHAR) AS "createdDateTime",
-       CAST(last_modified_date_time AS VARCHAR) AS "lastModifiedDateTime",
-       CAST(last_edited_date_time AS VARCHAR) AS "lastEditedDateTime",
-       CAST(deleted_date_time AS VARCHAR) AS "deletedDateTime",
-       importance,
-       CASE WHEN "from" IS NULL THEN NULL ELSE named_struct(
-           'application', CASE WHEN "from"['application'] IS NULL THEN NULL ELSE named_struct('id', "from"['application']['id'], 'displayName', "from"['application']['display_name'], 'userIdentityType', "from"['application']['user_identity_type'], 'applicationIdentityType', "from"['application']['application_identity_type'], 'conversationIdentityType', "from"['application']['conversation_identity_type'], 'tenantId', "from"['application']['tenant_id']) END,
-           'device', CASE WHEN "from"['device'] IS NULL THEN NULL ELSE named_struct('id', "from"['device']['id'], 'displayName', "from"['device']['display_name'], 'userIdentityType', "from"['device']['user_identity_type'], 'applicationIdentityType', "from"['device']['application_identity_type'], 'conversationIdentityType', "from"['device']['conversation_identity_type'], 'tenantId', "from"['device']['tenant_id']) END,
-           'user', CASE WHEN "from"['user'] IS NULL THEN NULL ELSE named_struct('id', "from"['user']['id'], 'displayName', "from"['user']['display_name'], 'userIdentityType', "from"['user']['user_identity_type'], 'applicationIdentityType', "from"['user']['application_identity_type'], 'conversationIdentityType', "from"['user']['conversation_identity_type'], 'tenantId', "from"['user']['tenant_id']) END) END AS "from",
-       CASE WHEN body IS NULL THEN NULL
-            ELSE named_struct('contentType', body['content_type'], 'content', body['content']) END AS body,
-       array_transform(attachments, a -> named_struct(
-           'id', a['id'], 'contentType', a['content_type'], 'contentUrl', a['content_url'],
-           'content', a['content'], 'name', a['name'], 'thumbnailUrl', a['thumbnail_url'],
-           'teamsAppId', a['teams_app_id'])) AS attachments,
-       array_transform(mentions, x -> named_struct(
-           'id', x['id'], 'mentionText', x['mention_text'],
-           'mentioned', named_struct(
-               'application', CASE WHEN x['mentioned']['application'] IS NULL THEN NULL ELSE named_struct('id', x['mentioned']['application']['id'], 'displayName', x['mentioned']['application']['display_name'], 'userIdentityType', x['mentioned']['application']['user_identity_type'], 'applicationIdentityType', x['mentioned']['application']['application_identity_type'], 'conversationIdentityType', x['mentioned']['application']['conversation_identity_type'], 'tenantId', x['mentioned']['application']['tenant_id']) END,
-               'device', CASE WHEN x['mentioned']['device'] IS NULL THEN NULL ELSE named_struct('id', x['mentioned']['device']['id'], 'displayName', x['mentioned']['device']['display_name'], 'userIdentityType', x['mentioned']['device']['user_identity_type'], 'applicationIdentityType', x['mentioned']['device']['application_identity_type'], 'conversationIdentityType', x['mentioned']['device']['conversation_identity_type'], 'tenantId', x['mentioned']['device']['tenant_id']) END,
-               'user', CASE WHEN x['mentioned']['user'] IS NULL THEN NULL ELSE named_struct('id', x['mentioned']['user']['id'], 'displayName', x['mentioned']['user']['display_name'], 'userIdentityType', x['mentioned']['user']['user_identity_type'], 'applicationIdentityType', x['mentioned']['user']['application_identity_type'], 'conversationIdentityType', x['mentioned']['user']['conversation_identity_type'], 'tenantId', x['mentioned']['user']['tenant_id']) END,
-               'conversation', CASE WHEN x['mentioned']['conversation'] IS NULL THEN NULL ELSE named_struct('id', x['mentioned']['conversation']['id'], 'displayName', x['mentioned']['conversation']['display_name'], 'userIdentityType', x['mentioned']['conversation']['user_identity_type'], 'applicationIdentityType', x['mentioned']['conversation']['application_identity_type'], 'conversationIdentityType', x['mentioned']['conversation']['conversation_identity_type'], 'tenantId', x['mentioned']['conversation']['tenant_id']) END,
-               'tag', CASE WHEN x['mentioned']['tag'] IS NULL THEN NULL ELSE named_struct('id', x['mentioned']['tag']['id'], 'displayName', x['mentioned']['tag']['display_name'], 'userIdentityType', x['mentioned']['tag']['user_identity_type'], 'applicationIdentityType', x['mentioned']['tag']['application_identity_type'], 'conversationIdentityType', x['mentioned']['tag']['conversation_identity_type'], 'tenantId', x['mentioned']['tag']['tenant_id']) END))) AS mentions,
-       array_transform(reactions, r -> named_struct(
-           'reactionType', r['reaction_type'], 'displayName', r['display_name'],
-           'reactionContentUrl', r['reaction_content_url'],
-           'createdDateTime', CAST(r['created_date_time'] AS VARCHAR),
-           'user', CASE WHEN r['user'] IS NULL THEN NULL ELSE named_struct(
-               'application', CASE WHEN r['user']['application'] IS NULL THEN NULL ELSE named_struct('id', r['user']['application']['id'], 'displayName', r['user']['application']['display_name'], 'userIdentityType', r['user']['application']['user_identity_type'], 'applicationIdentityType', r['user']['application']['application_identity_type'], 'conversationIdentityType', r['user']['application']['conversation_identity_type'], 'tenantId', r['user']['application']['tenant_id']) END,
-               'device', CASE WHEN r['user']['device'] IS NULL THEN NULL ELSE named_struct('id', r['user']['device']['id'], 'displayName', r['user']['device']['display_name'], 'userIdentityType', r['user']['device']['user_identity_type'], 'applicationIdentityType', r['user']['device']['application_identity_type'], 'conversationIdentityType', r['user']['device']['conversation_identity_type'], 'tenantId', r['user']['device']['tenant_id']) END,
-               'user', CASE WHEN r['user']['user'] IS NULL THEN NULL ELSE named_struct('id', r['user']['user']['id'], 'displayName', r['user']['user']['display_name'], 'userIdentityType', r['user']['user']['user_identity_type'], 'applicationIdentityType', r['user']['user']['application_identity_type'], 'conversationIdentityType', r['user']['user']['conversation_identity_type'], 'tenantId', r['user']['user']['tenant_id']) END) END)) AS reactions
-FROM messages
+SELECT id, team_id, channel_id, "messageType",
+       CAST("createdDateTime" AS VARCHAR) AS "createdDateTime",
+       CAST("lastModifiedDateTime" AS VARCHAR) AS "lastModifiedDateTime",
+       CAST("lastEditedDateTime" AS VARCHAR) AS "lastEditedDateTime",
+       CAST("deletedDateTime" AS VARCHAR) AS "deletedDateTime",
+       importance, "from", body, attachments, mentions,
+       array_transform(reactions, r -> named_struct('reactionType', r['reactionType'],
+           'displayName', r['displayName'], 'reactionContentUrl', r['reactionContentUrl'],
+           'createdDateTime', CAST(r['createdDateTime'] AS VARCHAR), 'user', r['user'])) AS reactions
+FROM lakeflow_messages
 ) TO 'out/lakeflow/messages' STORED AS DELTA
 OPTIONS ('mode' 'merge', 'merge_keys' 'team_id,channel_id,id');
 
 COPY (
-SELECT id,
-       parent_message_id,
-       team_id,
-       channel_id,
-       reply_to_id AS "replyToId",
-       message_type AS "messageType",
-       CAST(created_date_time AS VARCHAR) AS "createdDateTime",
-       CAST(last_modified_date_time AS VARCHAR) AS "lastModifiedDateTime",
-       CAST(last_edited_date_time AS VARCHAR) AS "lastEditedDateTime",
-       CAST(deleted_date_time AS VARCHAR) AS "deletedDateTime",
-       importance,
-       CASE WHEN "from" IS NULL THEN NULL ELSE named_struct(
-           'application', CASE WHEN "from"['application'] IS NULL THEN NULL ELSE named_struct('id', "from"['application']['id'], 'displayName', "from"['application']['display_name'], 'userIdentityType', "from"['application']['user_identity_type'], 'applicationIdentityType', "from"['application']['application_identity_type'], 'conversationIdentityType', "from"['application']['conversation_identity_type'], 'tenantId', "from"['application']['tenant_id']) END,
-           'device', CASE WHEN "from"['device'] IS NULL THEN NULL ELSE named_struct('id', "from"['device']['id'], 'displayName', "from"['device']['display_name'], 'userIdentityType', "from"['device']['user_identity_type'], 'applicationIdentityType', "from"['device']['application_identity_type'], 'conversationIdentityType', "from"['device']['conversation_identity_type'], 'tenantId', "from"['device']['tenant_id']) END,
-           'user', CASE WHEN "from"['user'] IS NULL THEN NULL ELSE named_struct('id', "from"['user']['id'], 'displayName', "from"['user']['display_name'], 'userIdentityType', "from"['user']['user_identity_type'], 'applicationIdentityType', "from"['user']['application_identity_type'], 'conversationIdentityType', "from"['user']['conversation_identity_type'], 'tenantId', "from"['user']['tenant_id']) END) END AS "from",
-       CASE WHEN body IS NULL THEN NULL
-            ELSE named_struct('contentType', body['content_type'], 'content', body['content']) END AS body,
-       array_transform(attachments, a -> named_struct(
-           'id', a['id'], 'contentType', a['content_type'], 'contentUrl', a['content_url'],
-           'content', a['content'], 'name', a['name'], 'thumbnailUrl', a['thumbnail_url'],
-           'teamsAppId', a['teams_app_id'])) AS attachments,
-       array_transform(mentions, x -> named_struct(
-           'id', x['id'], 'mentionText', x['mention_text'],
-           'mentioned', named_struct(
-               'application', CASE WHEN x['mentioned']['application'] IS NULL THEN NULL ELSE named_struct('id', x['mentioned']['application']['id'], 'displayName', x['mentioned']['application']['display_name'], 'userIdentityType', x['mentioned']['application']['user_identity_type'], 'applicationIdentityType', x['mentioned']['application']['application_identity_type'], 'conversationIdentityType', x['mentioned']['application']['conversation_identity_type'], 'tenantId', x['mentioned']['application']['tenant_id']) END,
-               'device', CASE WHEN x['mentioned']['device'] IS NULL THEN NULL ELSE named_struct('id', x['mentioned']['device']['id'], 'displayName', x['mentioned']['device']['display_name'], 'userIdentityType', x['mentioned']['device']['user_identity_type'], 'applicationIdentityType', x['mentioned']['device']['application_identity_type'], 'conversationIdentityType', x['mentioned']['device']['conversation_identity_type'], 'tenantId', x['mentioned']['device']['tenant_id']) END,
-               'user', CASE WHEN x['mentioned']['user'] IS NULL THEN NULL ELSE named_struct('id', x['mentioned']['user']['id'], 'displayName', x['mentioned']['user']['display_name'], 'userIdentityType', x['mentioned']['user']['user_identity_type'], 'applicationIdentityType', x['mentioned']['user']['application_identity_type'], 'conversationIdentityType', x['mentioned']['user']['conversation_identity_type'], 'tenantId', x['mentioned']['user']['tenant_id']) END,
-               'conversation', CASE WHEN x['mentioned']['conversation'] IS NULL THEN NULL ELSE named_struct('id', x['mentioned']['conversation']['id'], 'displayName', x['mentioned']['conversation']['display_name'], 'userIdentityType', x['mentioned']['conversation']['user_identity_type'], 'applicationIdentityType', x['mentioned']['conversation']['application_identity_type'], 'conversationIdentityType', x['mentioned']['conversation']['conversation_identity_type'], 'tenantId', x['mentioned']['conversation']['tenant_id']) END,
-               'tag', CASE WHEN x['mentioned']['tag'] IS NULL THEN NULL ELSE named_struct('id', x['mentioned']['tag']['id'], 'displayName', x['mentioned']['tag']['display_name'], 'userIdentityType', x['mentioned']['tag']['user_identity_type'], 'applicationIdentityType', x['mentioned']['tag']['application_identity_type'], 'conversationIdentityType', x['mentioned']['tag']['conversation_identity_type'], 'tenantId', x['mentioned']['tag']['tenant_id']) END))) AS mentions,
-       array_transform(reactions, r -> named_struct(
-           'reactionType', r['reaction_type'], 'displayName', r['display_name'],
-           'reactionContentUrl', r['reaction_content_url'],
-           'createdDateTime', CAST(r['created_date_time'] AS VARCHAR),
-           'user', CASE WHEN r['user'] IS NULL THEN NULL ELSE named_struct(
-               'application', CASE WHEN r['user']['application'] IS NULL THEN NULL ELSE named_struct('id', r['user']['application']['id'], 'displayName', r['user']['application']['display_name'], 'userIdentityType', r['user']['application']['user_identity_type'], 'applicationIdentityType', r['user']['application']['application_identity_type'], 'conversationIdentityType', r['user']['application']['conversation_identity_type'], 'tenantId', r['user']['application']['tenant_id']) END,
-               'device', CASE WHEN r['user']['device'] IS NULL THEN NULL ELSE named_struct('id', r['user']['device']['id'], 'displayName', r['user']['device']['display_name'], 'userIdentityType', r['user']['device']['user_identity_type'], 'applicationIdentityType', r['user']['device']['application_identity_type'], 'conversationIdentityType', r['user']['device']['conversation_identity_type'], 'tenantId', r['user']['device']['tenant_id']) END,
-               'user', CASE WHEN r['user']['user'] IS NULL THEN NULL ELSE named_struct('id', r['user']['user']['id'], 'displayName', r['user']['user']['display_name'], 'userIdentityType', r['user']['user']['user_identity_type'], 'applicationIdentityType', r['user']['user']['application_identity_type'], 'conversationIdentityType', r['user']['user']['conversation_identity_type'], 'tenantId', r['user']['user']['tenant_id']) END) END)) AS reactions
-FROM message_replies
+SELECT id, parent_message_id, team_id, channel_id, "replyToId", "messageType",
+       CAST("createdDateTime" AS VARCHAR) AS "createdDateTime",
+       CAST("lastModifiedDateTime" AS VARCHAR) AS "lastModifiedDateTime",
+       CAST("lastEditedDateTime" AS VARCHAR) AS "lastEditedDateTime",
+       CAST("deletedDateTime" AS VARCHAR) AS "deletedDateTime",
+       importance, "from", body, attachments, mentions,
+       array_transform(reactions, r -> named_struct('reactionType', r['reactionType'],
+           'displayName', r['displayName'], 'reactionContentUrl', r['reactionContentUrl'],
+           'createdDateTime', CAST(r['createdDateTime'] AS VARCHAR), 'user', r['user'])) AS reactions
+FROM lakeflow_replies
 ) TO 'out/lakeflow/message_replies' STORED AS DELTA
 OPTIONS ('mode' 'merge', 'merge_keys' 'team_id,channel_id,parent_message_id,id');
 

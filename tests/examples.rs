@@ -202,6 +202,15 @@ fn lakeflow_compatible_tables_have_the_seed_connector_columns() {
                 panic!("body is {:?}", body.data_type())
             };
             assert_eq!(fields[0].name(), "contentType");
+            let from = format!("{:?}", schema.field_with_name("from").unwrap().data_type());
+            assert!(from.contains("\"displayName\""), "{from}");
+            assert!(!from.contains("display_name"), "{from}");
+            let reactions = format!(
+                "{:?}",
+                schema.field_with_name("reactions").unwrap().data_type()
+            );
+            assert!(reactions.contains("\"reactionType\""), "{reactions}");
+            assert!(!reactions.contains("Timestamp"), "{reactions}");
         }
     }
 }

@@ -9,6 +9,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use graph_client::{ChainScope, EndpointClass, GraphRequest};
 use serde_json::Value;
 
+use crate::access::{ChannelsFrom, TeamsFrom};
 use crate::error::TeamsError;
 use crate::refusal::{self, Named};
 use crate::scan::{RowStream, Scan, fail};
@@ -34,9 +35,15 @@ fn named(items: &[Value]) -> Vec<Named> {
 
 /// Teams: the pushed `team_id` values, or `GET /teams` page by page.
 pub(crate) fn team_ids(scan: &Arc<Scan>) -> TeamStream {
-    if let Some(ids) = &scan.plan.pushdown.team_ids {
-        let ids: Vec<Result<Named, TeamsError>> =
-            ids.iter().map(|id| Ok(Named::id(id.clone()))).collect();
+    if scan.plan.access.teams == TeamsFrom::Named {
+        let ids: Vec<Result<Named, TeamsError>> = scan
+            .plan
+            .pushdown
+            .team_ids
+            .iter()
+            .flatten()
+            .map(|id| Ok(Named::id(id.clone())))
+            .collect();
         return stream::iter(ids).boxed();
     }
     let mut req = GraphRequest::list_teams().select(&["id", "displayName"]);
@@ -78,12 +85,12 @@ pub(crate) fn per_team(
 /// ids, if any).
 pub(crate) fn team_channels(scan: &Arc<Scan>, team: Named) -> ChannelStream {
     let p = &scan.plan.pushdown;
-    // Several named teams and channels: the plan chose to learn which pairs exist.
-    if let (Some(_), Some(channels)) = (&p.team_ids, &p.channel_ids)
-        && !scan.plan.learn_pairs
-    {
-        let pairs: Vec<Result<(Named, Named), TeamsError>> = channels
+    // Several named teams and channels: the plan chose whether to learn which pairs exist.
+    if scan.plan.access.channels == ChannelsFrom::Named {
+        let pairs: Vec<Result<(Named, Named), TeamsError>> = p
+            .channel_ids
             .iter()
+            .flatten()
             .map(|c| Ok((team.clone(), Named::id(c.clone()))))
             .collect();
         return stream::iter(pairs).boxed();

@@ -29,6 +29,7 @@ use tokio::sync::mpsc::Sender;
 use crate::decode::decode_rows;
 use crate::handle::RunState;
 use crate::metrics::ScanMetrics;
+use crate::naming;
 use crate::plan::ScanPlan;
 use crate::scan::{Scan, Tally};
 use crate::sources;
@@ -36,6 +37,8 @@ use crate::sources;
 #[derive(Debug)]
 pub struct TeamsScanExec {
     plan: Arc<ScanPlan>,
+    /// The plan's schema under the table's column names (see `naming`).
+    output: SchemaRef,
     /// The plan each output partition runs: the named teams split among partitions, or the
     /// whole plan in one partition when the scan discovers its parents (one discovery serves
     /// every team, so splitting it would list the tenant once per partition).
@@ -51,6 +54,7 @@ pub struct TeamsScanExec {
 impl TeamsScanExec {
     pub(crate) fn new(
         plan: ScanPlan,
+        output: SchemaRef,
         client: GraphClient,
         state: Arc<RunState>,
         target_partitions: usize,
@@ -61,7 +65,7 @@ impl TeamsScanExec {
             .map(Arc::new)
             .collect();
         let properties = PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&plan.schema)),
+            EquivalenceProperties::new(Arc::clone(&output)),
             // Each partition's producer keeps as many chains open as fill the throttle budget.
             Partitioning::UnknownPartitioning(partitions.len()),
             EmissionType::Incremental,
@@ -70,6 +74,7 @@ impl TeamsScanExec {
         let tally = Arc::new(Tally::new(partitions.len()));
         TeamsScanExec {
             plan: Arc::new(plan),
+            output,
             tally,
             partitions,
             client,
@@ -146,14 +151,13 @@ impl ExecutionPlan for TeamsScanExec {
             ))
         })?;
         let (client, stats) = self.client.scoped();
-        let mut scan = Scan {
-            plan: Arc::clone(plan),
+        let mut scan = Scan::new(
+            Arc::clone(plan),
             client,
-            state: Arc::clone(&self.state),
-            metrics: ScanMetrics::new(&self.metrics, partition, stats),
-            permits: Arc::new(tokio::sync::Semaphore::new(1)),
-            tally: Arc::clone(&self.tally),
-        };
+            Arc::clone(&self.state),
+            ScanMetrics::new(&self.metrics, partition, stats),
+            Arc::clone(&self.tally),
+        );
         if let Some(scale) = plan.options.throttle_scale {
             // The budget is the app's in the tenant, so the scale is the client's.
             scan.client.set_throttle_scale(scale.get());
@@ -163,9 +167,10 @@ impl ExecutionPlan for TeamsScanExec {
         ));
         let scan = Arc::new(scan);
         let batch_size = context.session_config().batch_size().max(1);
-        let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.plan.schema), 2);
+        let output = Arc::clone(&self.output);
+        let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&output), 2);
         let tx = builder.tx();
-        builder.spawn(produce(scan, tx, batch_size));
+        builder.spawn(produce(scan, tx, batch_size, output));
         Ok(builder.build())
     }
 
@@ -178,6 +183,7 @@ async fn produce(
     scan: Arc<Scan>,
     tx: Sender<Result<RecordBatch>>,
     batch_size: usize,
+    output: SchemaRef,
 ) -> Result<()> {
     let schema: SchemaRef = Arc::clone(&scan.plan.schema);
     let table = scan.plan.table;
@@ -195,7 +201,7 @@ async fn produce(
         for piece in chunk.chunks(batch_size) {
             let batch = {
                 let _timer = scan.metrics.baseline.elapsed_compute().timer();
-                decode_rows(table, &schema, piece)?
+                naming::rename(decode_rows(table, &schema, piece)?, &output)?
             };
             let batch = batch.record_output(&scan.metrics.baseline);
             scan.state.rows_produced(batch.num_rows());
@@ -215,6 +221,7 @@ async fn produce(
     if remaining != Some(0) {
         // Read to the end (not stopped by a LIMIT): was anything read at all?
         scan.tally.partition_done(table)?;
+        scan.read_to_the_end();
     }
     Ok(())
 }

@@ -62,7 +62,7 @@ fn table_of(location: &str) -> Result<Table, TeamsError> {
 impl TableProviderFactory for TeamsTableFactory {
     async fn create(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         cmd: &CreateExternalTable,
     ) -> Result<Arc<dyn TableProvider>> {
         let location = match cmd.locations.as_slice() {
@@ -86,6 +86,16 @@ impl TableProviderFactory for TeamsTableFactory {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        // Column names are fixed at creation: a table that does not name them takes the
+        // session's `SET teams.column_names`.
+        if !own
+            .iter()
+            .any(|(k, _)| k.rsplit('.').next() == Some("column_names"))
+        {
+            let session = state.config_options().extensions.get::<TeamsOptions>();
+            let names = session.unwrap_or(&self.defaults).column_names;
+            own.push(("column_names".to_string(), names.to_string()));
+        }
         own.sort();
         let mut options = self.defaults.clone();
         for (k, v) in &own {

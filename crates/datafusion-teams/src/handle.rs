@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use graph_client::GraphClient;
 
+use crate::cost::{Rates, Shape};
+use crate::plan::RunFacts;
 use crate::refusal::{Cause, Groups, SkipGroup};
 
 /// Whether a message source works for this tenant, as learned during the run.
@@ -38,6 +40,7 @@ pub(crate) struct RunState {
     /// Held across the first export request so concurrent teams do not all probe a refusing API.
     pub(crate) export: tokio::sync::Mutex<Availability>,
     pub(crate) delta: tokio::sync::Mutex<Availability>,
+    shape: Mutex<Option<Shape>>,
 }
 
 impl RunState {
@@ -70,6 +73,26 @@ impl RunState {
         if let Ok(mut f) = self.found.lock() {
             f.channels
                 .extend(ids.map(|(team, channel)| id_hash(&[team, channel])));
+        }
+    }
+
+    /// What a scan planned now can know of this run (see [`RunFacts`]).
+    pub(crate) fn facts(&self, client: &GraphClient) -> RunFacts {
+        RunFacts {
+            rates: Rates::of(&client.limits()),
+            shape: self.shape.lock().ok().and_then(|s| *s),
+            // Held only while a probe is in flight; its outcome is unknown until it ends.
+            export_refused: self
+                .export
+                .try_lock()
+                .is_ok_and(|a| *a == Availability::Refused),
+        }
+    }
+
+    /// A full read of the messages (with their replies) has shown the tenant's shape.
+    pub(crate) fn shape_seen(&self, shape: Shape) {
+        if let Ok(mut s) = self.shape.lock() {
+            *s = Some(shape);
         }
     }
 

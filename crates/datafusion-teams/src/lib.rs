@@ -18,7 +18,8 @@
 //! statement's read is partial ([`ReadReport::is_partial`]); a statement in which every child
 //! was refused still fails. A child that answers 404 after being listed (deleted meanwhile) is
 //! left out and reported. The settings live in the session as the config extension `teams`
-//! (`teams.on_forbidden`, `teams.message_source`, `teams.concurrency`, `teams.page_size`).
+//! (`teams.on_forbidden`, `teams.message_source`, `teams.concurrency`, `teams.page_size`,
+//! `teams.column_names`).
 //!
 //! Primary keys (also exposed as table constraints): `teams (id)`, `channels (team_id, id)`,
 //! `members (team_id, id)`, `messages (team_id, channel_id, id)` (message ids repeat across
@@ -66,6 +67,8 @@
 //! # }
 //! ```
 
+mod access;
+mod cost;
 mod decode;
 mod discovery;
 mod embed;
@@ -75,6 +78,7 @@ mod factory;
 mod filters;
 mod handle;
 mod metrics;
+mod naming;
 mod options;
 mod plan;
 mod provider;
@@ -100,6 +104,7 @@ pub use error::TeamsError;
 pub use exec::TeamsScanExec;
 pub use factory::{FACTORY_NAME, TeamsTableFactory};
 pub use handle::{Discovered, ReadReport, TeamsHandle};
+pub use naming::ColumnNames;
 pub use options::{
     MessageSource, OPTION_KEYS, OnForbidden, TeamsConfig, TeamsOptions, ThrottleScale,
 };

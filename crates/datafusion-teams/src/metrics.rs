@@ -2,10 +2,12 @@
 //!
 //! Request, retry, 429, byte and throttle-wait figures come from the scoped statistics of the
 //! Graph client the scan runs with, so they count exactly this scan's requests, retries
-//! included; pages, rows and skipped children are counted by the scan itself.
+//! included; pages, rows and skipped children are counted by the scan itself. The achieved
+//! request rate (`graph_requests_per_s`) is requests over the scan's wall time.
 
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use datafusion::physical_plan::metrics::{
     BaselineMetrics, Count, ExecutionPlanMetricsSet, Gauge, MetricBuilder, Time,
@@ -22,10 +24,10 @@ pub(crate) struct ScanMetrics {
     throttled_429: Gauge,
     bytes: Gauge,
     throttle_wait: Time,
-    /// Graph requests per second since the scan started, rounded: next to the throttle lower
-    /// bound EXPLAIN prints, how close the scan ran to the documented rate.
+    /// Requests per second achieved since the scan started, next to the lower bound EXPLAIN
+    /// printed for a full read.
     request_rate: Gauge,
-    started: std::time::Instant,
+    started: Instant,
     stats: Arc<Stats>,
     last: Arc<Mutex<StatsSnapshot>>,
 }
@@ -42,7 +44,7 @@ impl ScanMetrics {
             bytes: MetricBuilder::new(set).gauge("graph_bytes", partition),
             throttle_wait: MetricBuilder::new(set).subset_time("throttle_wait", partition),
             request_rate: MetricBuilder::new(set).gauge("graph_requests_per_s", partition),
-            started: std::time::Instant::now(),
+            started: Instant::now(),
             stats,
             last: Arc::new(Mutex::new(StatsSnapshot::default())),
         }
@@ -57,6 +59,7 @@ impl ScanMetrics {
         self.bytes.set(to_usize(now.bytes));
         let secs = self.started.elapsed().as_secs_f64();
         if secs > 0.0 {
+            // Rounded: a gauge holds whole numbers.
             self.request_rate
                 .set((now.total_requests as f64 / secs).round() as usize);
         }

@@ -2,7 +2,6 @@
 
 use std::any::Any;
 use std::fmt;
-use std::str::FromStr;
 
 use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
 use datafusion::error::DataFusionError;
@@ -10,6 +9,35 @@ use datafusion::error::DataFusionError;
 use graph_client::GraphClient;
 
 use crate::error::TeamsError;
+use crate::naming::ColumnNames;
+
+/// `FromStr` (case-insensitive; an error names the allowed words) and `Display` of an option
+/// whose values are words.
+macro_rules! option_words {
+    ($ty:ident, $key:literal, { $($word:literal => $variant:ident),+ $(,)? }) => {
+        impl std::str::FromStr for $ty {
+            type Err = crate::error::TeamsError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s.trim().to_ascii_lowercase().as_str() {
+                    $($word => Ok($ty::$variant),)+
+                    other => Err(crate::error::TeamsError::option(
+                        $key,
+                        format!("'{other}' is not one of {}", [$($word),+].join(", ")),
+                    )),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(match self {
+                    $($ty::$variant => $word,)+
+                })
+            }
+        }
+    };
+}
+pub(crate) use option_words;
 
 /// Where message and reply rows come from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,32 +55,12 @@ pub enum MessageSource {
     Delta,
 }
 
-impl FromStr for MessageSource {
-    type Err = TeamsError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(MessageSource::Auto),
-            "channel" => Ok(MessageSource::Channel),
-            "export" => Ok(MessageSource::Export),
-            "delta" => Ok(MessageSource::Delta),
-            other => Err(TeamsError::option(
-                "message_source",
-                format!("'{other}' is not one of auto, channel, export, delta"),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for MessageSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            MessageSource::Auto => "auto",
-            MessageSource::Channel => "channel",
-            MessageSource::Export => "export",
-            MessageSource::Delta => "delta",
-        })
-    }
-}
+option_words!(MessageSource, "message_source", {
+    "auto" => Auto,
+    "channel" => Channel,
+    "export" => Export,
+    "delta" => Delta,
+});
 
 /// What a scan does when Graph answers 403 for one team, channel or message collection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,28 +74,10 @@ pub enum OnForbidden {
     Skip,
 }
 
-impl FromStr for OnForbidden {
-    type Err = TeamsError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "fail" => Ok(OnForbidden::Fail),
-            "skip" => Ok(OnForbidden::Skip),
-            other => Err(TeamsError::option(
-                "on_forbidden",
-                format!("'{other}' is not one of fail, skip"),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for OnForbidden {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            OnForbidden::Fail => "fail",
-            OnForbidden::Skip => "skip",
-        })
-    }
-}
+option_words!(OnForbidden, "on_forbidden", {
+    "fail" => Fail,
+    "skip" => Skip,
+});
 
 /// The connector's settings. `register` installs them in the session as the DataFusion config
 /// extension `teams` (so `SET teams.on_forbidden = 'skip'` and `SHOW ALL` work); every scan
@@ -108,6 +98,9 @@ pub struct TeamsOptions {
     pub concurrency: usize,
     /// What a 403 on a team, channel or message collection does to the statement.
     pub on_forbidden: OnForbidden,
+    /// Column names of the tables created with these options (fixed when a table is created:
+    /// by `register`, or by `CREATE EXTERNAL TABLE`, which also reads `SET teams.column_names`).
+    pub column_names: ColumnNames,
     /// Multiplies every documented Graph rate limit (a tenant with negotiated limits, or a
     /// simulator run with `--throttle-scale`). `None` keeps the client's own scale (1 unless
     /// its configuration says otherwise).
@@ -138,17 +131,19 @@ impl Default for TeamsOptions {
             concurrency: MAX_CONCURRENCY,
             on_forbidden: OnForbidden::Fail,
             throttle_scale: None,
+            column_names: ColumnNames::Snake,
         }
     }
 }
 
 /// Option keys accepted in SQL (`SET teams.KEY`, `CREATE EXTERNAL TABLE ... OPTIONS`).
-pub const OPTION_KEYS: [&str; 5] = [
+pub const OPTION_KEYS: [&str; 6] = [
     "on_forbidden",
     "message_source",
     "concurrency",
     "page_size",
     "throttle_scale",
+    "column_names",
 ];
 
 /// Largest `$top` any Teams list endpoint documents (members, teams).
@@ -187,6 +182,7 @@ impl TeamsOptions {
             }
             "message_source" => self.message_source = value.parse()?,
             "on_forbidden" => self.on_forbidden = value.parse()?,
+            "column_names" => self.column_names = value.parse()?,
             "concurrency" => {
                 let n = value
                     .trim()
@@ -253,7 +249,7 @@ impl TeamsOptions {
         }
     }
 
-    fn entries(&self) -> [(&'static str, Option<String>, &'static str); 5] {
+    fn entries(&self) -> [(&'static str, Option<String>, &'static str); 6] {
         [
             (
                 "on_forbidden",
@@ -279,6 +275,11 @@ impl TeamsOptions {
                 "throttle_scale",
                 self.throttle_scale.map(|s| s.get().to_string()),
                 "Multiplies every documented Graph rate limit (negotiated limits, a scaled simulator); NULL keeps the client's own (1)",
+            ),
+            (
+                "column_names",
+                Some(self.column_names.to_string()),
+                "Column names of tables created from now on: 'snake' (display_name, default) or 'graph' (Graph's displayName; parent ids keep team_id, channel_id, parent_message_id)",
             ),
         ]
     }

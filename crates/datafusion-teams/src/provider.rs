@@ -16,13 +16,16 @@ use crate::error::TeamsError;
 use crate::exec::TeamsScanExec;
 use crate::filters;
 use crate::handle::RunState;
+use crate::naming::ColumnNames;
 use crate::options::TeamsOptions;
 use crate::plan::ScanPlan;
 use crate::schema::Table;
 
 pub struct TeamsTable {
     table: Table,
+    /// The schema SQL sees, under the table's column names.
     schema: SchemaRef,
+    names: ColumnNames,
     constraints: Constraints,
     /// Used when the session has no `teams` settings (a provider moved to another session).
     defaults: TeamsOptions,
@@ -50,6 +53,12 @@ impl TeamsTable {
         client: GraphClient,
         state: Arc<RunState>,
     ) -> Self {
+        let mut resolved = defaults.clone();
+        for (k, v) in &own {
+            // Already validated by whoever gave them.
+            let _ = resolved.set(k, v);
+        }
+        let names = resolved.column_names;
         let schema = table.schema();
         let key: Vec<usize> = table
             .primary_key()
@@ -58,7 +67,8 @@ impl TeamsTable {
             .collect();
         TeamsTable {
             table,
-            schema,
+            schema: names.schema(&schema),
+            names,
             constraints: Constraints::new_unverified(vec![Constraint::PrimaryKey(key)]),
             defaults,
             own,
@@ -108,7 +118,7 @@ impl TableProvider for TeamsTable {
     ) -> Result<Vec<TableProviderFilterPushDown>> {
         Ok(filters
             .iter()
-            .map(|f| filters::classify(self.table, f))
+            .map(|f| filters::classify(self.table, &self.names.to_snake(f)))
             .collect())
     }
 
@@ -119,15 +129,27 @@ impl TableProvider for TeamsTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        // The connector reads under snake_case names; the scan renames its output.
+        let snake = self.table.schema();
         let schema = match projection {
-            Some(p) => Arc::new(self.schema.project(p)?),
-            None => Arc::clone(&self.schema),
+            Some(p) => Arc::new(snake.project(p)?),
+            None => snake,
         };
-        let pushdown = filters::pushdown(self.table, filters);
+        let output = self.names.schema(&schema);
+        let filters: Vec<Expr> = filters.iter().map(|f| self.names.to_snake(f)).collect();
+        let pushdown = filters::pushdown(self.table, &filters);
         let options = self.options(state.config_options())?;
-        let plan = ScanPlan::new(self.table, schema, pushdown, options, limit);
+        let plan = ScanPlan::new(
+            self.table,
+            schema,
+            pushdown,
+            options,
+            limit,
+            &self.state.facts(&self.client),
+        );
         Ok(Arc::new(TeamsScanExec::new(
             plan,
+            output,
             self.client.clone(),
             Arc::clone(&self.state),
             state.config_options().execution.target_partitions,

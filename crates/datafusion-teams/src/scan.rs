@@ -5,6 +5,7 @@
 //! per page of parents), which the execution plan decodes into Arrow batches. Every stream is
 //! lazy: nothing is requested before it is polled and nothing after it is dropped.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -14,12 +15,14 @@ use futures::stream::{self, BoxStream, StreamExt};
 use graph_client::{ChainScope, EndpointClass, GraphClient, GraphError, GraphRequest, Page, Scope};
 use serde_json::Value;
 
+use crate::cost::{self, Shape};
 use crate::error::TeamsError;
 use crate::handle::RunState;
 use crate::metrics::ScanMetrics;
 use crate::options::OnForbidden;
 use crate::plan::ScanPlan;
 use crate::refusal::{self, Cause, Groups};
+use crate::schema::Table;
 
 /// Latency assumed before the client has seen any answer: on the slow side of Graph's usual
 /// 60-250 ms, since too many open chains only cost memory and too few cost throughput.
@@ -39,6 +42,58 @@ pub(crate) struct Scan {
     pub permits: Arc<tokio::sync::Semaphore>,
     /// Children read and refused, across every partition of the scan node.
     pub tally: Arc<Tally>,
+    /// What this scan saw of the tenant (for `auto`'s estimate of later full reads).
+    pub seen: Seen,
+}
+
+/// Teams, channels, posts and replies a message scan read.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    teams: AtomicU64,
+    channels: Mutex<HashSet<String>>,
+    posts: AtomicU64,
+    replies: AtomicU64,
+}
+
+impl Seen {
+    pub fn team(&self) {
+        self.teams.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn channel(&self, id: &str) {
+        if let Ok(mut c) = self.channels.lock()
+            && !c.contains(id)
+        {
+            c.insert(id.to_string());
+        }
+    }
+
+    pub fn posts(&self, n: usize) {
+        self.posts.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub fn replies(&self, n: usize) {
+        self.replies.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// One item of the export API, a post or (with a parent) a reply.
+    pub fn export_item(&self, channel: &str, reply: bool) {
+        self.channel(channel);
+        if reply {
+            self.replies(1)
+        } else {
+            self.posts(1)
+        }
+    }
+
+    fn shape(&self) -> Shape {
+        Shape {
+            teams: self.teams.load(Ordering::Relaxed),
+            channels: self.channels.lock().map_or(0, |c| c.len() as u64),
+            posts: self.posts.load(Ordering::Relaxed),
+            replies: self.replies.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// What a failed request means for the query.
@@ -108,13 +163,42 @@ impl Tally {
 }
 
 impl Scan {
-    /// Parents read at once. A small pushed LIMIT is usually met by the first page of the
-    /// first parent, so it reads one parent at a time instead of starting requests it will
-    /// not need.
+    pub fn new(
+        plan: Arc<ScanPlan>,
+        client: GraphClient,
+        state: Arc<RunState>,
+        metrics: ScanMetrics,
+        tally: Arc<Tally>,
+    ) -> Self {
+        let permits = Arc::new(tokio::sync::Semaphore::new(concurrency(&plan)));
+        Scan {
+            plan,
+            client,
+            state,
+            metrics,
+            permits,
+            tally,
+            seen: Seen::default(),
+        }
+    }
+
+    /// Parents read at once (see [`concurrency`]).
     pub fn concurrency(&self) -> usize {
-        match self.plan.limit {
-            Some(l) if l <= crate::plan::MESSAGES_MAX_TOP as usize => 1,
-            _ => self.plan.options.concurrency.max(1),
+        concurrency(&self.plan)
+    }
+
+    /// A scan that read the whole tenant's messages with their replies (the listing of
+    /// `message_replies`, or the export API) tells the run its shape.
+    pub fn read_to_the_end(&self) {
+        let p = &self.plan;
+        let whole = p.pushdown.team_ids.is_none() && cost::is_full_read(&p.pushdown, p.limit);
+        let replies_seen = p.table == Table::MessageReplies
+            || matches!(p.access.read, crate::access::Read::Export { .. });
+        if whole && replies_seen && p.table.is_message_table() {
+            let shape = self.seen.shape();
+            if shape.teams > 0 {
+                self.state.shape_seen(shape);
+            }
         }
     }
 
@@ -253,11 +337,22 @@ impl Scan {
         child: String,
         rows: bool,
     ) -> PageStream {
-        let scan = Arc::clone(self);
         let class = req.class();
+        self.under_policy(self.client.pages(req).boxed(), class, child, rows)
+    }
+
+    /// Graph pages counted, keyless items dropped, and failures under the policy of
+    /// [`Scan::classify`]; the first page counts as a read of `child` when `rows`.
+    fn under_policy(
+        self: &Arc<Self>,
+        pages: BoxStream<'static, Result<Page, GraphError>>,
+        class: EndpointClass,
+        child: String,
+        rows: bool,
+    ) -> PageStream {
+        let scan = Arc::clone(self);
         let mut first = true;
-        self.client
-            .pages(req)
+        pages
             .filter_map(move |r| {
                 let out = match r {
                     Ok(mut page) => {
@@ -318,23 +413,8 @@ impl Scan {
         };
         // The client's chain walk: a looping or endless chain of links ends
         // with an error instead of repeating rows.
-        let scan = Arc::clone(self);
-        self.client
-            .follow_pages(class, scope, link)
-            .filter_map(move |r| {
-                let out = match r {
-                    Ok(mut page) => {
-                        scan.count_page(&mut page, class);
-                        Some(Ok(page))
-                    }
-                    Err(e) => match scan.classify(&child, e) {
-                        Failure::Skipped => None,
-                        Failure::Fatal(e) => Some(Err(e)),
-                    },
-                };
-                futures::future::ready(out)
-            })
-            .boxed()
+        let pages = self.client.follow_pages(class, scope, link).boxed();
+        self.under_policy(pages, class, child, false)
     }
 
     /// Client-side check of the pushed time range on a raw Graph item (rows outside it are
@@ -353,6 +433,16 @@ impl Scan {
             // Unparseable or missing: keep it and let DataFusion decide.
             None => true,
         }
+    }
+}
+
+/// Parents a scan reads at once. A small pushed LIMIT is usually met by the first page of the
+/// first parent, so it reads one parent at a time instead of starting requests it will not
+/// need.
+fn concurrency(plan: &ScanPlan) -> usize {
+    match plan.limit {
+        Some(l) if l <= crate::plan::MESSAGES_MAX_TOP as usize => 1,
+        _ => plan.options.concurrency.max(1),
     }
 }
 

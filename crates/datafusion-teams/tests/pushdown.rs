@@ -177,6 +177,7 @@ async fn explain_analyze_reports_graph_metrics() {
     assert!(text.contains("graph_requests=1"), "{text}");
     assert!(text.contains("graph_pages=1"), "{text}");
     assert!(text.contains("children_skipped=0"), "{text}");
+    assert!(text.contains("graph_requests_per_s="), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -425,5 +426,63 @@ async fn named_parents_over_several_teams_follow_the_access_explain_prints() {
             expected,
             &["team_id", "channel_id", "parent_message_id", "id"],
         );
+    }
+}
+
+/// `last_modified_date_time` bounds written with `to_timestamp_seconds`, `to_timestamp_millis`
+/// and string literals push down (the export API filters them: no channel listing) and keep
+/// the rows of the same filter applied above a LIMIT, which no filter passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_bounds_in_other_units_push_down_and_keep_the_same_rows() {
+    // Paced 50 times faster than Microsoft (the simulator does not throttle here): the
+    // unpushed queries reread every channel.
+    let limits = graph_client::ThrottleLimits::microsoft().scaled(50.0);
+    let env = env_with_limits(SimConfig::for_tests(), Default::default(), limits).await;
+    let teams = env.sim.team_ids().len() as u64;
+    let schema = datafusion_teams::Table::Messages.schema();
+    let mut times: Vec<i64> = truth(&env.sim, "messages", &schema)
+        .iter()
+        .filter_map(|r| r["last_modified_date_time"].as_i64())
+        .collect();
+    times.sort();
+    // The middle of the tenant's modification times, on a whole second.
+    let secs = times[times.len() / 2].div_euclid(1_000_000);
+    let text = chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let millis = secs * 1000 + 500;
+    for bound in [
+        format!("to_timestamp_seconds({secs})"),
+        format!("to_timestamp_millis({millis})"),
+        format!("'{text}'"),
+    ] {
+        for op in [">=", ">", "<", "<="] {
+            let pushed =
+                format!("SELECT * FROM messages WHERE last_modified_date_time {op} {bound}");
+            let plan = env.explain(&pushed).await;
+            assert!(plan.contains("source=export"), "{pushed}: {plan}");
+            let (batches, counts) = env.counted(&pushed).await;
+            assert!(
+                count(&counts, "get_all_messages") >= teams,
+                "{pushed}: {counts:?}"
+            );
+            assert_eq!(count(&counts, "messages_list"), 0, "{pushed}: {counts:?}");
+            let unpushed = format!(
+                "SELECT * FROM (SELECT * FROM messages LIMIT 1000000) WHERE last_modified_date_time {op} {bound}"
+            );
+            let (unpushed_batches, unpushed_counts) = env.counted(&unpushed).await;
+            assert_eq!(
+                count(&unpushed_counts, "get_all_messages"),
+                0,
+                "{unpushed} is not pushed: {unpushed_counts:?}"
+            );
+            let expected = actual_rows(&unpushed_batches);
+            assert!(!expected.is_empty(), "{unpushed}");
+            assert_rows_eq(
+                actual_rows(&batches),
+                expected,
+                &["team_id", "channel_id", "id"],
+            );
+        }
     }
 }

@@ -32,6 +32,19 @@ fn split(env: &Env, table: &str) -> (String, Vec<Value>) {
     (bound, kept)
 }
 
+/// `SELECT * FROM table WHERE last_modified_date_time >= <the middle bound>`: checks that the
+/// rows above the bound came back, and returns the requests it cost.
+async fn read_recent(env: &Env, table: &str) -> std::collections::BTreeMap<String, u64> {
+    let (bound, expected) = split(env, table);
+    let (batches, counts) = env
+        .counted(&format!(
+            "SELECT * FROM {table} WHERE last_modified_date_time >= '{bound}'"
+        ))
+        .await;
+    assert_rows_eq(actual_rows(&batches), expected, primary_key(table).unwrap());
+    counts
+}
+
 fn channels(env: &Env) -> u64 {
     env.sim
         .team_ids()
@@ -44,13 +57,7 @@ fn channels(env: &Env) -> u64 {
 async fn time_bounded_queries_use_the_export_api() {
     let env = env().await;
     for table in ["messages", "message_replies"] {
-        let (bound, expected) = split(&env, table);
-        let (batches, counts) = env
-            .counted(&format!(
-                "SELECT * FROM {table} WHERE last_modified_date_time >= '{bound}'"
-            ))
-            .await;
-        assert_rows_eq(actual_rows(&batches), expected, primary_key(table).unwrap());
+        let counts = read_recent(&env, table).await;
         // At least one export request per team (more when a team's range spans pages).
         assert!(
             count(&counts, "get_all_messages") >= env.sim.team_ids().len() as u64,
@@ -69,14 +76,7 @@ async fn export_refusal_falls_back_once_per_run() {
             export_api: refusal,
             ..Switches::default()
         });
-        let (bound, expected) = split(&env, "messages");
-        let sql = format!("SELECT * FROM messages WHERE last_modified_date_time >= '{bound}'");
-        let (batches, counts) = env.counted(&sql).await;
-        assert_rows_eq(
-            actual_rows(&batches),
-            expected.clone(),
-            primary_key("messages").unwrap(),
-        );
+        let counts = read_recent(&env, "messages").await;
         // One probe for the whole run, however many teams; then the channel listing.
         assert_eq!(
             count(&counts, "get_all_messages"),
@@ -92,12 +92,7 @@ async fn export_refusal_falls_back_once_per_run() {
         assert_eq!(notices.len(), 1, "{notices:?}");
         assert!(notices[0].contains("getAllMessages"), "{notices:?}");
 
-        let (batches, counts) = env.counted(&sql).await;
-        assert_rows_eq(
-            actual_rows(&batches),
-            expected,
-            primary_key("messages").unwrap(),
-        );
+        let counts = read_recent(&env, "messages").await;
         assert_eq!(count(&counts, "get_all_messages"), 0, "{counts:?}");
         assert!(env.handle.take_notices().is_empty());
     }
@@ -122,13 +117,7 @@ fn delta_options() -> TeamsOptions {
 async fn delta_with_recent_lower_bound() {
     let env = env_with(live_clock(), delta_options()).await;
     for table in ["messages", "message_replies"] {
-        let (bound, expected) = split(&env, table);
-        let (batches, counts) = env
-            .counted(&format!(
-                "SELECT * FROM {table} WHERE last_modified_date_time >= '{bound}'"
-            ))
-            .await;
-        assert_rows_eq(actual_rows(&batches), expected, primary_key(table).unwrap());
+        let counts = read_recent(&env, table).await;
         assert!(
             count(&counts, "messages_delta") >= channels(&env),
             "{counts:?}"
@@ -146,17 +135,7 @@ async fn delta_400_falls_back_to_channel_listing() {
         delta_unsupported: true,
         ..Switches::default()
     });
-    let (bound, expected) = split(&env, "messages");
-    let (batches, counts) = env
-        .counted(&format!(
-            "SELECT * FROM messages WHERE last_modified_date_time >= '{bound}'"
-        ))
-        .await;
-    assert_rows_eq(
-        actual_rows(&batches),
-        expected,
-        primary_key("messages").unwrap(),
-    );
+    let counts = read_recent(&env, "messages").await;
     assert_eq!(count(&counts, "messages_delta"), 1, "{counts:?}");
     assert_eq!(
         count(&counts, "messages_list"),
@@ -184,21 +163,12 @@ async fn auto_uses_delta_when_export_is_refused_and_the_bound_is_recent() {
     // The OR is not a pushable bound: the channel listing is used and DataFusion filters.
     assert_rows_eq(
         actual_rows(&batches),
-        expected.clone(),
+        expected,
         primary_key("messages").unwrap(),
     );
     assert_eq!(count(&counts, "get_all_messages"), 0, "{counts:?}");
 
-    let (batches, counts) = env
-        .counted(&format!(
-            "SELECT * FROM messages WHERE last_modified_date_time >= '{bound}'"
-        ))
-        .await;
-    assert_rows_eq(
-        actual_rows(&batches),
-        expected,
-        primary_key("messages").unwrap(),
-    );
+    let counts = read_recent(&env, "messages").await;
     assert_eq!(count(&counts, "get_all_messages"), 1, "{counts:?}");
     assert!(
         count(&counts, "messages_delta") >= channels(&env),
@@ -214,4 +184,105 @@ async fn forced_delta_without_recent_bound_uses_the_listing_with_a_notice() {
     assert!(row_count(&batches) > 0);
     assert_eq!(count(&counts, "messages_delta"), 0, "{counts:?}");
     assert_eq!(env.handle.take_notices().len(), 1);
+}
+
+/// Twelve teams of two channels, ten posts with one reply each, paced 50 times faster than
+/// Microsoft (the simulator does not throttle here; the choice only depends on rate ratios).
+/// A full read through the listing: 24 channel pages bound by the tenant's message rate and
+/// each channel's; through the export API: one page per team at each team's rate.
+async fn wide_tenant() -> Env {
+    let cfg = SimConfig {
+        teams: 12,
+        channels_per_team: 2,
+        messages_per_channel: 10,
+        replies_per_message: 1,
+        members_per_team: 2,
+        ..SimConfig::for_tests()
+    };
+    let limits = graph_client::ThrottleLimits::microsoft().scaled(50.0);
+    env_with_limits(cfg, TeamsOptions::default(), limits).await
+}
+
+/// Runs the first full read, which `auto` reads from the listing while the tenant's shape is
+/// unknown, and returns its rows.
+async fn first_full_read(env: &Env, table: &str) -> Vec<Value> {
+    let sql = format!("SELECT * FROM {table}");
+    let plan = env.explain(&sql).await;
+    assert!(plan.contains("source=channel (option auto)"), "{plan}");
+    assert!(plan.contains("until a full read"), "{plan}");
+    let (batches, counts) = env.counted(&sql).await;
+    assert_eq!(count(&counts, "messages_list"), channels(env), "{counts:?}");
+    assert_eq!(count(&counts, "get_all_messages"), 0, "{counts:?}");
+    actual_rows(&batches)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_reads_a_wide_tenant_through_the_export_api_once_it_knows_its_shape() {
+    let env = wide_tenant().await;
+    let teams = env.sim.team_ids().len() as u64;
+    let replies = first_full_read(&env, "message_replies").await;
+    let messages = actual_rows(&env.query("SELECT * FROM messages").await);
+    for (table, expected) in [("message_replies", replies), ("messages", messages)] {
+        let sql = format!("SELECT * FROM {table}");
+        let plan = env.explain(&sql).await;
+        assert!(plan.contains("source=export (option auto)"), "{plan}");
+        // 12 teams of 20 posts and 20 replies: one export page each.
+        assert!(
+            plan.contains("lower bounds: export >= 12 requests"),
+            "{plan}"
+        );
+        assert!(plan.contains("vs listing >= 36 requests"), "{plan}");
+        let (batches, counts) = env.counted(&sql).await;
+        assert_eq!(count(&counts, "get_all_messages"), teams, "{counts:?}");
+        assert_eq!(count(&counts, "messages_list"), 0, "{counts:?}");
+        assert_eq!(count(&counts, "channels_list"), 0, "{counts:?}");
+        assert_rows_eq(actual_rows(&batches), expected, primary_key(table).unwrap());
+    }
+    // The test tenant's few teams with long threads stay on the listing.
+    let narrow = common::env().await;
+    first_full_read(&narrow, "message_replies").await;
+    let plan = narrow.explain("SELECT * FROM message_replies").await;
+    assert!(plan.contains("source=channel (option auto)"), "{plan}");
+    assert!(
+        plan.contains("the listing reads this tenant faster"),
+        "{plan}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_falls_back_to_the_listing_when_the_export_api_is_refused() {
+    let env = wide_tenant().await;
+    env.sim.set_switches(Switches {
+        export_api: ExportApi::Forbidden,
+        ..Switches::default()
+    });
+    let teams = env.sim.team_ids().len() as u64;
+    let expected = first_full_read(&env, "message_replies").await;
+    let sql = "SELECT * FROM message_replies";
+    assert!(env.explain(sql).await.contains("source=export"));
+    let (batches, counts) = env.counted(sql).await;
+    // One refused probe for the run, then every team's channels and their listing.
+    assert_eq!(count(&counts, "get_all_messages"), 1, "{counts:?}");
+    assert_eq!(count(&counts, "channels_list"), teams, "{counts:?}");
+    assert_eq!(
+        count(&counts, "messages_list"),
+        channels(&env),
+        "{counts:?}"
+    );
+    assert_rows_eq(
+        actual_rows(&batches),
+        expected,
+        primary_key("message_replies").unwrap(),
+    );
+    let notices = env.handle.take_notices();
+    assert!(
+        notices.iter().any(|n| n.contains("getAllMessages")),
+        "{notices:?}"
+    );
+    // Known refused: later scans plan the listing and say why.
+    let plan = env.explain(sql).await;
+    assert!(plan.contains("source=channel (option auto)"), "{plan}");
+    assert!(plan.contains("refused earlier in this run"), "{plan}");
+    let (_, counts) = env.counted(sql).await;
+    assert_eq!(count(&counts, "get_all_messages"), 0, "{counts:?}");
 }

@@ -132,6 +132,31 @@ impl ThrottleLimits {
         ThrottleLimits { scale, ..self }
     }
 
+    /// The documented per-tenant rate of `class` times `scale` (no headroom): what a
+    /// lower-bound estimate divides by. `None` when pacing is off or no row counts the class.
+    pub fn tenant_rps(&self, class: EndpointClass) -> Option<f64> {
+        let row = self
+            .per_tenant
+            .iter()
+            .find(|r| r.classes.contains(&class))?;
+        self.documented(row.rps)
+    }
+
+    /// The per-team rate times `scale` (see [`Self::tenant_rps`]).
+    pub fn team_rps(&self) -> Option<f64> {
+        self.documented(self.per_team_rps)
+    }
+
+    /// The per-channel rate times `scale` (see [`Self::tenant_rps`]).
+    pub fn channel_rps(&self) -> Option<f64> {
+        self.documented(self.per_channel_rps)
+    }
+
+    fn documented(&self, rps: f64) -> Option<f64> {
+        let r = rps * self.scale;
+        (self.enabled && r.is_finite() && r > 0.0).then_some(r)
+    }
+
     fn rate_at(&self, rps: f64, scale: f64) -> Option<f64> {
         let r = rps * scale * self.headroom;
         (r.is_finite() && r > 0.0).then_some(r)

@@ -9,6 +9,7 @@ use graph_client::odata::Filter;
 use graph_client::{ChainScope, EndpointClass, GraphRequest};
 use serde_json::Value;
 
+use crate::access::Read;
 use crate::decode::{ParentIds, normalise};
 use crate::discovery;
 use crate::error::TeamsError;
@@ -31,9 +32,11 @@ fn team_rows(scan: &Arc<Scan>, team: Named) -> RowStream {
     let p = &scan.plan.pushdown;
     let cols = scan.plan.select_list();
     let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
-    if let (Some(ids), Some(_)) = (&p.ids, &p.team_ids) {
-        let reqs: Vec<(String, GraphRequest)> = ids
+    if scan.plan.access.read == Read::ChannelGet {
+        let reqs: Vec<(String, GraphRequest)> = p
+            .ids
             .iter()
+            .flatten()
             .map(|id| {
                 (
                     id.clone(),

@@ -19,13 +19,13 @@ use graph_client::odata::Filter;
 use graph_client::{ChainScope, EndpointClass, GraphError, GraphRequest, Page, Scope};
 use serde_json::Value;
 
+use crate::access::{Fallback, Read};
 use crate::decode::{ParentIds, normalise};
 use crate::discovery;
 use crate::error::TeamsError;
 use crate::filters::Bound;
-use crate::handle::Availability;
-use crate::options::MessageSource;
-use crate::plan::MESSAGES_MAX_TOP;
+use crate::handle::{Availability, RunState};
+use crate::plan::{MESSAGES_MAX_TOP, ScanPlan};
 use crate::refusal::{self, Named};
 use crate::scan::{Failure, PageStream, RowStream, Rows, Scan, fail};
 use crate::schema::Table;
@@ -49,34 +49,21 @@ fn wanted_parent(scan: &Scan, message_id: &str) -> bool {
 }
 
 pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
-    // The plan weighed point reads against the listing (`ScanPlan::access`).
-    if scan.plan.access.is_some_and(|a| a.point_reads) {
-        return if replies_table(scan) {
-            per_channel(scan, replies_by_parent)
-        } else {
-            per_channel(scan, messages_by_id)
-        };
+    if let Some(notice) = &scan.plan.access.notice {
+        scan.state.notice(notice.clone());
     }
-    let source = match scan.plan.source {
-        MessageSource::Delta if !scan.plan.delta_usable(Utc::now()) => {
-            scan.state.notice(format!(
-                "message_source=delta needs a last_modified_date_time lower bound within the last 8 months (channel delta only returns that window); reading {} from the channel listing instead",
-                scan.plan.table
-            ));
-            MessageSource::Channel
-        }
-        s => s,
-    };
     let s = Arc::clone(scan);
-    match source {
-        MessageSource::Export => discovery::team_ids(scan)
+    match &scan.plan.access.read {
+        Read::MessageGet(_) => per_channel(scan, messages_by_id),
+        Read::RepliesByParent(_) => per_channel(scan, replies_by_parent),
+        Read::Export { .. } => discovery::team_ids(scan)
             .map(move |team| match team {
                 Ok(t) => export_team(&s, t),
                 Err(e) => fail(e),
             })
             .flatten_unordered(scan.chains(EndpointClass::GetAllMessages, ChainScope::Team))
             .boxed(),
-        MessageSource::Delta => per_channel(scan, delta_channel),
+        Read::Delta => per_channel(scan, delta_channel),
         _ => per_channel(scan, channel_listing),
     }
 }
@@ -94,9 +81,13 @@ fn per_channel(scan: &Arc<Scan>, f: fn(&Arc<Scan>, Named, Named) -> RowStream) -
         .map(move |team| match team {
             Ok(t) => {
                 let s2 = Arc::clone(&s);
+                s.seen.team();
                 discovery::team_channels(&s, t)
                     .map(move |pair| match pair {
-                        Ok((t, c)) => s2.with_permit(f(&s2, t, c)),
+                        Ok((t, c)) => {
+                            s2.seen.channel(&c.id);
+                            s2.with_permit(f(&s2, t, c))
+                        }
                         Err(e) => fail(e),
                     })
                     .flatten_unordered(per_team)
@@ -162,6 +153,7 @@ fn reply_row(scan: &Scan, item: Value, team: &str, channel: &str, parent: &str) 
 fn expanded_page_rows(scan: &Arc<Scan>, page: Page, team: Named, channel: Named) -> RowStream {
     let child = refusal::channel(&team, &channel);
     let (team, channel) = (team.id, channel.id);
+    scan.seen.posts(page.items.len());
     if !replies_table(scan) {
         let rows: Rows = page
             .items
@@ -183,6 +175,7 @@ fn expanded_page_rows(scan: &Arc<Scan>, page: Page, team: Named, channel: Named)
             more.push((id.clone(), link.to_string()));
         }
         if let Some(Value::Array(replies)) = message.get_mut("replies").map(Value::take) {
+            scan.seen.replies(replies.len());
             inline.extend(
                 replies
                     .into_iter()
@@ -203,6 +196,7 @@ fn expanded_page_rows(scan: &Arc<Scan>, page: Page, team: Named, channel: Named)
         )
         .map(move |page| {
             page.map(|p| {
+                s2.seen.replies(p.items.len());
                 p.items
                     .into_iter()
                     .filter_map(|r| reply_row(&s2, r, &team, &channel, &parent))
@@ -319,47 +313,83 @@ fn time_filter(scan: &Scan, with_upper: bool) -> Result<Option<Filter>, TeamsErr
     Ok(out)
 }
 
-/// Runs `first` (the first request of a source whose availability is learned once per run),
-/// under the run's lock for that source so concurrent teams or channels do not all probe a
-/// refusing endpoint. `refused` recognises the documented refusal.
-async fn probe(
-    scan: &Arc<Scan>,
-    lock: &tokio::sync::Mutex<Availability>,
-    req: &GraphRequest,
+/// A source whose availability is learned once per run (the export API, channel delta): its
+/// first request runs under the run's lock for that source, so concurrent teams or channels do
+/// not all probe a refusing endpoint. A documented refusal switches the run to the fallback
+/// the plan chose; otherwise the pages, followed to the end, become rows.
+struct Probed {
+    req: GraphRequest,
+    availability: fn(&RunState) -> &tokio::sync::Mutex<Availability>,
+    /// Recognises the documented refusal.
     refused: fn(&GraphError) -> bool,
-    what: &str,
-) -> Result<Probe, TeamsError> {
-    let mut state = lock.lock().await;
-    match *state {
-        Availability::Refused => return Ok(Probe::Refused(None)),
-        Availability::Available => {
-            drop(state);
-            return match scan.client.get_page(req).await {
-                Ok(page) => Ok(Probe::First(scan.counted(page, req.class()))),
-                // Capacity can run out mid-run (402 after the monthly evaluation quota): this
-                // team falls back like the first refusal did, rather than being skipped.
-                Err(e) if refused(&e) => {
-                    *lock.lock().await = Availability::Refused;
-                    Ok(Probe::Refused(Some(e)))
+    /// The notice of the run's first refusal, given the error.
+    notice: fn(&GraphError, &ScanPlan) -> String,
+    scope: Scope,
+    child: String,
+}
+
+impl Probed {
+    fn rows(
+        self,
+        scan: &Arc<Scan>,
+        fallback: impl FnOnce() -> RowStream + Send + 'static,
+        rows: impl FnOnce(PageStream) -> RowStream + Send + 'static,
+    ) -> RowStream {
+        let s = Arc::clone(scan);
+        stream::once(async move {
+            match probe(&s, &self).await {
+                Err(e) => fail(e),
+                Ok(Probe::Skipped) => stream::empty().boxed(),
+                Ok(Probe::Refused(first)) => {
+                    if let Some(e) = first {
+                        s.state.notice((self.notice)(&e, &s.plan));
+                    }
+                    fallback()
                 }
-                Err(e) => match scan.classify(what, e) {
-                    Failure::Skipped => Ok(Probe::Skipped),
-                    Failure::Fatal(e) => Err(e),
-                },
-            };
-        }
-        Availability::Unknown => {}
+                Ok(Probe::First(page)) => {
+                    let next = page.next_link.clone();
+                    let rest = s.follow_pages(self.req.class(), self.scope, next, self.child);
+                    rows(
+                        stream::once(futures::future::ready(Ok(page)))
+                            .chain(rest)
+                            .boxed(),
+                    )
+                }
+            }
+        })
+        .flatten()
+        .boxed()
     }
-    match scan.client.get_page(req).await {
+}
+
+async fn probe(scan: &Arc<Scan>, p: &Probed) -> Result<Probe, TeamsError> {
+    let lock = (p.availability)(&scan.state);
+    let mut held = Some(lock.lock().await);
+    match held.as_deref().copied() {
+        Some(Availability::Refused) => return Ok(Probe::Refused(None)),
+        // Known to work: no need to hold the others back.
+        Some(Availability::Available) => held = None,
+        // Unknown: the lock stays held over this first request, so that concurrent callers
+        // wait for its verdict instead of all probing a refusing endpoint.
+        _ => {}
+    }
+    match scan.client.get_page(&p.req).await {
         Ok(page) => {
-            *state = Availability::Available;
-            Ok(Probe::First(scan.counted(page, req.class())))
+            if let Some(state) = held.as_mut() {
+                **state = Availability::Available;
+            }
+            Ok(Probe::First(scan.counted(page, p.req.class())))
         }
-        Err(e) if refused(&e) => {
-            *state = Availability::Refused;
+        // Capacity can run out mid-run (402 after the monthly evaluation quota): this team
+        // falls back like the first refusal did, rather than being skipped.
+        Err(e) if (p.refused)(&e) => {
+            match held.as_mut() {
+                Some(state) => **state = Availability::Refused,
+                None => *lock.lock().await = Availability::Refused,
+            }
             Ok(Probe::Refused(Some(e)))
         }
-        Err(e) => match scan.classify(what, e) {
+        Err(e) => match scan.classify(&p.child, e) {
             Failure::Skipped => Ok(Probe::Skipped),
             Failure::Fatal(e) => Err(e),
         },
@@ -373,19 +403,14 @@ enum Probe {
     Skipped,
 }
 
-fn export_refused(e: &GraphError) -> bool {
-    matches!(e, GraphError::ExportUnavailable { .. })
-}
-
-fn delta_refused(e: &GraphError) -> bool {
-    matches!(e, GraphError::DeltaUnsupported { .. })
-        || (e.status() == Some(400) && !matches!(e, GraphError::Throttled { .. }))
-}
-
 /// Where a team's messages come from once the export API is refused.
 fn export_fallback(scan: &Arc<Scan>, team: Named) -> RowStream {
-    let use_delta = scan.plan.options.message_source == MessageSource::Auto
-        && scan.plan.delta_usable(Utc::now());
+    let use_delta = matches!(
+        scan.plan.access.read,
+        Read::Export {
+            fallback: Fallback::Delta
+        }
+    );
     let s = Arc::clone(scan);
     discovery::team_channels(scan, team)
         .map(move |pair| match pair {
@@ -408,45 +433,37 @@ fn export_team(scan: &Arc<Scan>, team: Named) -> RowStream {
         Ok(None) => {}
         Err(e) => return fail(e),
     }
-    let s = Arc::clone(scan);
-    stream::once(async move {
-        let what = refusal::team(&team);
-        match probe(&s, &s.state.export, &req, export_refused, &what).await {
-            Err(e) => fail(e),
-            Ok(Probe::Skipped) => stream::empty().boxed(),
-            Ok(Probe::Refused(first)) => {
-                if let Some(e) = first {
-                    s.state.notice(format!(
-                        "{e}; reading messages from the channel listing{} for the rest of this run",
-                        if s.plan.delta_usable(Utc::now())
-                            && s.plan.options.message_source == MessageSource::Auto
-                        {
-                            " and channel delta"
-                        } else {
-                            ""
-                        }
-                    ));
+    scan.seen.team();
+    let probed = Probed {
+        req,
+        availability: |state| &state.export,
+        refused: |e| matches!(e, GraphError::ExportUnavailable { .. }),
+        notice: |e, plan| {
+            let delta = matches!(
+                plan.access.read,
+                Read::Export {
+                    fallback: Fallback::Delta
                 }
-                export_fallback(&s, team)
-            }
-            Ok(Probe::First(page)) => {
-                let next = page.next_link.clone();
-                let rest = s.follow_pages(
-                    EndpointClass::GetAllMessages,
-                    Scope::team(team.id.clone()),
-                    next,
-                    what,
-                );
-                let s2 = Arc::clone(&s);
-                stream::once(futures::future::ready(Ok(page)))
-                    .chain(rest)
-                    .map(move |page| page.map(|p| export_rows(&s2, p, &team.id)))
-                    .boxed()
-            }
-        }
-    })
-    .flatten()
-    .boxed()
+            );
+            format!(
+                "{e}; reading messages from the channel listing{} for the rest of this run",
+                if delta { " and channel delta" } else { "" }
+            )
+        },
+        scope: Scope::team(team.id.clone()),
+        child: refusal::team(&team),
+    };
+    let (s, s2) = (Arc::clone(scan), Arc::clone(scan));
+    let team_id = team.id.clone();
+    probed.rows(
+        scan,
+        move || export_fallback(&s, team),
+        move |pages| {
+            pages
+                .map(move |page| page.map(|p| export_rows(&s2, p, &team_id)))
+                .boxed()
+        },
+    )
 }
 
 fn export_rows(scan: &Scan, page: Page, team: &str) -> Rows {
@@ -467,6 +484,7 @@ fn export_rows(scan: &Scan, page: Page, team: &str) -> Rows {
             continue;
         }
         let parent = str_field(&item, "replyToId").map(str::to_string);
+        scan.seen.export_item(&channel, parent.is_some());
         let row = match (&parent, replies_table(scan)) {
             (None, false) => message_row(scan, item, team, &channel),
             (Some(parent), true) if wanted_parent(scan, parent) => {
@@ -496,47 +514,42 @@ fn delta_channel(scan: &Arc<Scan>, team: Named, channel: Named) -> RowStream {
         Ok(None) => {}
         Err(e) => return fail(e),
     }
-    let s = Arc::clone(scan);
-    stream::once(async move {
-        let what = refusal::channel(&team, &channel);
-        match probe(&s, &s.state.delta, &req, delta_refused, &what).await {
-            Err(e) => fail(e),
-            Ok(Probe::Skipped) => stream::empty().boxed(),
-            Ok(Probe::Refused(first)) => {
-                if let Some(e) = first {
-                    s.state.notice(format!(
-                        "channel delta was refused ({e}); reading messages from the channel listing for the rest of this run"
-                    ));
-                }
-                channel_listing(&s, team, channel)
-            }
-            Ok(Probe::First(page)) => {
-                let next = page.next_link.clone();
-                let rest = s.follow_pages(
-                    EndpointClass::MessagesDelta,
-                    Scope::channel(team.id.clone(), channel.id.clone()),
-                    next,
-                    what,
-                );
-                // Delta may replay an entity; keep the first copy of each root message.
-                let mut seen: HashSet<String> = HashSet::new();
-                let pages = stream::once(futures::future::ready(Ok(page)))
-                    .chain(rest)
-                    .map(move |page| {
-                        page.map(|mut p| {
-                            p.items.retain(|i| {
-                                str_field(i, "id").is_none_or(|id| seen.insert(id.to_string()))
-                            });
-                            p
-                        })
+    let probed = Probed {
+        req,
+        availability: |state| &state.delta,
+        refused: |e| {
+            matches!(e, GraphError::DeltaUnsupported { .. })
+                || (e.status() == Some(400) && !matches!(e, GraphError::Throttled { .. }))
+        },
+        notice: |e, _| {
+            format!(
+                "channel delta was refused ({e}); reading messages from the channel listing for the rest of this run"
+            )
+        },
+        scope: Scope::channel(team.id.clone(), channel.id.clone()),
+        child: refusal::channel(&team, &channel),
+    };
+    let (s, s2) = (Arc::clone(scan), Arc::clone(scan));
+    let (t2, c2) = (team.clone(), channel.clone());
+    probed.rows(
+        scan,
+        move || channel_listing(&s, team, channel),
+        move |pages| {
+            // Delta may replay an entity; keep the first copy of each root message.
+            let mut seen: HashSet<String> = HashSet::new();
+            let pages = pages
+                .map(move |page| {
+                    page.map(|mut p| {
+                        p.items.retain(|i| {
+                            str_field(i, "id").is_none_or(|id| seen.insert(id.to_string()))
+                        });
+                        p
                     })
-                    .boxed();
-                page_stream_rows(&s, pages, team, channel)
-            }
-        }
-    })
-    .flatten()
-    .boxed()
+                })
+                .boxed();
+            page_stream_rows(&s2, pages, t2, c2)
+        },
+    )
 }
 
 #[cfg(test)]

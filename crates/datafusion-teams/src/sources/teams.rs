@@ -7,6 +7,7 @@ use futures::stream::{self, StreamExt};
 use graph_client::{ChainScope, EndpointClass, GraphRequest};
 use serde_json::Value;
 
+use crate::access::Read;
 use crate::decode::{ParentIds, normalise};
 use crate::error::TeamsError;
 use crate::refusal::{self, Named};
@@ -64,9 +65,14 @@ async fn get_teams(
 
 pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
     let p = &scan.plan.pushdown;
-    if let Some(ids) = &p.ids {
-        let teams: Vec<(Named, Option<Value>)> =
-            ids.iter().map(|id| (Named::id(id.clone()), None)).collect();
+    let detail = scan.plan.access.read == Read::TeamListThenGet;
+    if scan.plan.access.read == Read::TeamGet {
+        let teams: Vec<(Named, Option<Value>)> = p
+            .ids
+            .iter()
+            .flatten()
+            .map(|id| (Named::id(id.clone()), None))
+            .collect();
         let wanted = p.ids.clone();
         let scan = Arc::clone(scan);
         // Graph may match ids case-insensitively; keep the filter exact.
@@ -83,7 +89,7 @@ pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
         })
         .boxed();
     }
-    let cols = if scan.plan.team_detail {
+    let cols = if detail {
         scan.plan.team_list_select()
     } else {
         select(scan)
@@ -94,7 +100,7 @@ pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
         req = req.top(top);
     }
     let pages = scan.tenant_pages(req, "listing the tenant's teams (GET /teams)");
-    if scan.plan.team_detail {
+    if detail {
         let s = Arc::clone(scan);
         pages
             .then(move |page| {

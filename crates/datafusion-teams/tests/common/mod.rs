@@ -14,7 +14,7 @@ use datafusion::arrow::json::writer::JsonArray;
 use datafusion::arrow::json::writer::WriterBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_teams::{TeamsConfig, TeamsHandle, TeamsOptions, register};
-use graph_client::{GraphClient, GraphConfig, Secret};
+use graph_client::{GraphClient, GraphConfig, Secret, ThrottleLimits};
 use graph_sim::{Sim, SimConfig, SimServer};
 use serde_json::{Map, Value};
 
@@ -26,17 +26,28 @@ pub struct Env {
 }
 
 pub fn client_for(server: &SimServer) -> GraphClient {
+    client_with(server, ThrottleLimits::microsoft())
+}
+
+/// A client of `server` pacing by `limits`.
+pub fn client_with(server: &SimServer, limits: ThrottleLimits) -> GraphClient {
     let cfg = GraphConfig::new(
         graph_sim::DEFAULT_TENANT_ID,
         graph_sim::DEFAULT_CLIENT_ID,
         Secret::new(graph_sim::DEFAULT_CLIENT_SECRET.to_string()),
     )
     .with_graph_endpoint(server.graph_url())
-    .with_authority_host(server.authority_url());
+    .with_authority_host(server.authority_url())
+    .with_limits(limits);
     GraphClient::new(cfg).expect("client")
 }
 
 pub async fn env_with(cfg: SimConfig, options: TeamsOptions) -> Env {
+    env_with_limits(cfg, options, ThrottleLimits::microsoft()).await
+}
+
+/// [`env_with`], the client pacing by `limits`.
+pub async fn env_with_limits(cfg: SimConfig, options: TeamsOptions, limits: ThrottleLimits) -> Env {
     let server = graph_sim::start(cfg).await.expect("sim starts");
     let sim = server.sim();
     let ctx = SessionContext::new_with_config(
@@ -45,7 +56,7 @@ pub async fn env_with(cfg: SimConfig, options: TeamsOptions) -> Env {
     let handle = register(
         &ctx,
         TeamsConfig {
-            client: client_for(&server),
+            client: client_with(&server, limits),
             options,
         },
     )
