@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::routes::App;
+use crate::app::App;
 
 fn reply(status: StatusCode, body: serde_json::Value) -> Response {
     (

@@ -1,5 +1,5 @@
 //! Command-line arguments (clap). Credentials are deliberately not read through clap's `env`
-//! support: `credentials.rs` resolves flags, profile and environment in one documented order and
+//! support: `settings.rs` resolves flags, profile and environment in one documented order and
 //! the secret itself never appears on the command line or in `--help`.
 
 use std::path::PathBuf;

@@ -19,16 +19,14 @@ use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
-use datafusion_teams::{
-    MessageSource, OnForbidden, ReadReport, TeamsConfig, TeamsHandle, TeamsOptions,
-};
+use datafusion_teams::{ReadReport, TeamsConfig, TeamsHandle};
 use futures::StreamExt;
 use graph_client::GraphClient;
 
 use crate::args::Args;
 use crate::command::{self, Command};
 use crate::copy_delta;
-use crate::credentials::{self, Connection};
+use crate::credentials::Connection;
 use crate::demo::{self, DemoTenant};
 use crate::destinations;
 use crate::destinations::staging::StagedCopy;
@@ -36,10 +34,10 @@ use crate::error::{Result, ShellError};
 use crate::functions;
 use crate::helper::Completions;
 use crate::print_format::{Layout, PrintFormat, ResultPrinter, terminal_text};
-use crate::profile;
 use crate::progress::{Progress, Rows};
 use crate::script;
 use crate::session::{self, CATALOG, TEAMS_SCHEMA};
+use crate::settings::{self, Settings, Tenant};
 use crate::stats::GraphCounters;
 
 /// Rows a terminal table shows by default.
@@ -76,10 +74,6 @@ pub struct Shell {
     _demo: Option<DemoTenant>,
 }
 
-fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
 impl Shell {
     /// A shell with no tenant attached (used by unit tests and as a building block).
     pub fn offline(format: PrintFormat) -> Self {
@@ -100,63 +94,17 @@ impl Shell {
         }
     }
 
-    /// Resolves credentials (or starts the demo tenant) and registers the Teams tables.
+    /// Resolves the settings (or starts the demo tenant) and registers the Teams tables.
     pub async fn connect(args: &Args) -> Result<Self> {
-        let profile = if args.demo {
-            None
-        } else {
-            profile::load(
-                args.config.as_deref(),
-                args.profile.as_deref(),
-                &process_env,
-            )?
-        };
-        let (demo, connection) = if args.demo {
-            let (tenant, conn) = demo::start().await?;
-            (Some(tenant), conn)
-        } else {
-            (
-                None,
-                credentials::resolve(args, profile.as_ref(), &process_env)?,
-            )
+        let Settings { tenant, options } = settings::resolve(args, &settings::process_env)?;
+        let (demo, connection) = match tenant {
+            Tenant::Demo => {
+                let (tenant, conn) = demo::start().await?;
+                (Some(tenant), conn)
+            }
+            Tenant::Entra(conn) => (None, *conn),
         };
         let client = GraphClient::new(connection.graph_config()?)?;
-
-        let mut options = TeamsOptions::default();
-        let p = profile.as_ref().map(|(_, p)| p);
-        if let Some(src) = args
-            .message_source
-            .clone()
-            .or_else(|| p.and_then(|p| p.message_source.clone()))
-        {
-            options.message_source = src.parse::<MessageSource>().map_err(|_| {
-                ShellError::Usage(format!(
-                    "unknown message source '{src}': expected auto, channel, export or delta"
-                ))
-            })?;
-        }
-        if let Some(n) = args.concurrency.or_else(|| p.and_then(|p| p.concurrency)) {
-            if n == 0 {
-                return Err(ShellError::Usage("--concurrency must be at least 1".into()));
-            }
-            options.concurrency = n;
-        }
-        let on_forbidden = args
-            .on_forbidden
-            .clone()
-            .or_else(|| p.and_then(|p| p.on_forbidden.clone()));
-        match on_forbidden.as_deref() {
-            Some(v) => {
-                options.on_forbidden = v.parse::<OnForbidden>().map_err(|_| {
-                    ShellError::Usage(format!(
-                        "--on-forbidden '{v}' is not allowed: use fail or skip"
-                    ))
-                })?;
-            }
-            // Accepting partial reads only means something if refused children are skipped.
-            None if args.allow_partial => options.on_forbidden = OnForbidden::Skip,
-            None => {}
-        }
 
         let mut shell = Shell::offline(args.format);
         shell.quiet = args.quiet;

@@ -23,6 +23,7 @@ mod progress;
 mod repl;
 mod script;
 mod session;
+mod settings;
 mod spool;
 mod stats;
 mod url_tables;
