@@ -21,7 +21,6 @@ use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use datafusion_teams::{ReadReport, TeamsConfig, TeamsHandle};
 use futures::StreamExt;
-use graph_client::GraphClient;
 
 use crate::args::Args;
 use crate::command::{self, Command};
@@ -104,7 +103,7 @@ impl Shell {
             }
             Tenant::Entra(conn) => (None, *conn),
         };
-        let client = GraphClient::new(connection.graph_config()?)?;
+        let client = connection.client()?;
 
         let mut shell = Shell::offline(args.format);
         shell.quiet = args.quiet;
@@ -458,7 +457,8 @@ impl Shell {
             Command::Conn => match &self.connection {
                 None => writeln!(out, "not connected to a tenant")?,
                 Some(c) => {
-                    for (k, v) in c.describe() {
+                    let signed_in = self.teams.as_ref().map(|t| t.client().credential_info());
+                    for (k, v) in c.describe(signed_in) {
                         writeln!(out, "{k:>15}: {v}")?;
                     }
                 }

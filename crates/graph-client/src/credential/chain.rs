@@ -91,9 +91,13 @@ fn failed(tried: &[String], name: &str, e: GraphError) -> GraphError {
     } else {
         format!(" (after skipping: {})", tried.join("; "))
     };
+    let why = match e {
+        GraphError::SignIn { message, .. } => message,
+        other => other.to_string(),
+    };
     GraphError::SignIn {
         method: format!("{METHOD}, {name}"),
-        message: format!("{e}{skipped}"),
+        message: format!("{why}{skipped}"),
     }
 }
 
@@ -118,7 +122,7 @@ impl TokenCredential for ChainCredential {
             _ => CredentialInfo {
                 method: METHOD.into(),
                 identity: format!(
-                    "the first that works of: {} (not signed in yet)",
+                    "not signed in yet; the first that works of: {}",
                     self.members
                         .iter()
                         .map(|(n, _)| *n)

@@ -131,9 +131,15 @@ impl ManagedIdentityCredential {
         let resp = match resp {
             Ok(r) => r,
             Err(e) if self.in_chain => {
-                return Err(CredentialError::Unavailable(format!(
-                    "no managed identity endpoint at {shown} ({}): not an Azure host with a managed identity",
+                let cause = if e.is_connect() {
+                    "nothing listens there".to_string()
+                } else if e.is_timeout() {
+                    "timed out".to_string()
+                } else {
                     describe_reqwest(&e)
+                };
+                return Err(CredentialError::Unavailable(format!(
+                    "no managed identity endpoint at {shown} ({cause}): not an Azure host with a managed identity"
                 )));
             }
             Err(e) => {
