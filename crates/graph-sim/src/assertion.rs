@@ -1,6 +1,6 @@
 //! Client assertions at the token endpoint (`client_assertion_type =
 //! urn:ietf:params:oauth:client-assertion-type:jwt-bearer`), checked as Entra ID checks them
-//! (docs/graph.md §6.5):
+//! (docs/graph.md §6.4):
 //!
 //! - signed by the app's certificate (`--client-certificate`): `iss` = `sub` = the client id,
 //!   `aud` = this token endpoint, an `x5t#S256` or `x5t` header naming the registered

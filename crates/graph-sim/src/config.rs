@@ -142,7 +142,7 @@ pub fn default_test_epoch() -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
-/// Managed identities of the simulated host (docs/graph.md §6.6).
+/// Managed identities of the simulated host (docs/graph.md §6.5).
 #[derive(Clone, Default)]
 pub struct ManagedIdentity {
     /// Serve the App Service / Container Apps / Functions endpoint `GET /msi/token`, which

@@ -1,4 +1,4 @@
-//! Managed identity endpoints of the simulated host (docs/graph.md §6.6):
+//! Managed identity endpoints of the simulated host (docs/graph.md §6.5):
 //!
 //! - `GET /msi/token`: the App Service / Container Apps / Functions protocol (`IDENTITY_ENDPOINT`
 //!   and `IDENTITY_HEADER`): api-version 2019-08-01, `resource`, optional `client_id`, header

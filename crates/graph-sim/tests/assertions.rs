@@ -1,5 +1,5 @@
 //! The token endpoint's checks of client assertions, request by request: each refusal carries
-//! the AADSTS code Entra ID documents for it (docs/graph.md §6.5). Keys are the TEST-ONLY
+//! the AADSTS code Entra ID documents for it (docs/graph.md §6.4). Keys are the TEST-ONLY
 //! fixtures in tests/fixtures/signin.
 
 use graph_sim::{FederatedTrust, SimConfig, TrustedCertificate};

@@ -98,7 +98,7 @@ pub(crate) fn token_reply_excerpt(body: &[u8], secrets: &[&str]) -> String {
     }
 }
 
-/// What to tell the user for each AADSTS code (docs/graph.md §6.3, §6.5).
+/// What to tell the user for each AADSTS code (docs/graph.md §6.3, §6.4).
 pub(crate) fn aadsts_hint(code: Option<u32>, error: &str, auth: &ClientAuth<'_>) -> String {
     let what = match auth {
         ClientAuth::Secret(_) => "AZURE_CLIENT_SECRET",
