@@ -388,6 +388,18 @@ fn azure_cli_through_a_stand_in_az() {
         )
     );
 
+    // National clouds: the CLI is asked for that cloud's Graph.
+    let out = run(
+        &mut shell(&t, cwd.path(), &env),
+        &["--auth", "azure-cli", "--cloud", "usgov"],
+    );
+    assert_reads_teams(&out, &t);
+    let args = std::fs::read_to_string(bin.path().join("args")).unwrap();
+    assert!(
+        args.contains("--resource https://graph.microsoft.us "),
+        "{args}"
+    );
+
     // Signed out: az says so on stderr, and so does the shell.
     write_script(
         &bin.path().join("az"),
