@@ -292,6 +292,7 @@ fn workload_identity_follows_a_rotated_token_file() {
     std::thread::sleep(Duration::from_millis(5200));
     pty.send(q);
     pty.expect("teams:3", T);
+    pty.expect("teams-sql> ", T);
     pty.send("\\q\r");
     assert!(pty.wait(T).success());
 }
@@ -619,10 +620,13 @@ fn no_secret_key_assertion_or_token_in_output_history_or_files() {
         pty.expect("teams-sql> ", T);
         pty.send("SELECT count(*) AS team_total FROM teams;\r");
         pty.expect("team_total", T);
+        pty.expect("teams-sql> ", T);
         pty.send("\\conn\r");
         pty.expect("settings from", T);
+        pty.expect("teams-sql> ", T);
         pty.send("SELECT * FROM no_such_table;\r");
-        pty.expect("no_such_table", T);
+        pty.expect("not found", T);
+        pty.expect("teams-sql> ", T);
         pty.send("\\q\r");
         assert!(pty.wait(T).success(), "{method}");
         outputs.push_str(&pty.all_output());

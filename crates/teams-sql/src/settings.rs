@@ -25,6 +25,8 @@ pub fn process_env(name: &str) -> Option<String> {
 pub struct Settings {
     pub tenant: Tenant,
     pub options: TeamsOptions,
+    /// `--allow-partial`: a read that left out refused children still exits 0.
+    pub allow_partial: bool,
 }
 
 #[derive(Debug)]
@@ -72,7 +74,11 @@ fn resolve_with(
         Tenant::Entra(Box::new(connection))
     };
     let options = layers.teams_options()?;
-    Ok(Settings { tenant, options })
+    Ok(Settings {
+        tenant,
+        options,
+        allow_partial: args.allow_partial,
+    })
 }
 
 /// The places a setting can come from, in the order they win.
