@@ -143,3 +143,92 @@ impl TokenCredential for ChainCredential {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Answers with `result` and counts its calls.
+    struct Stub {
+        result: Result<&'static str, CredentialError>,
+        calls: AtomicU32,
+    }
+
+    impl Stub {
+        fn new(result: Result<&'static str, CredentialError>) -> Arc<Stub> {
+            Arc::new(Stub {
+                result,
+                calls: AtomicU32::new(0),
+            })
+        }
+    }
+
+    impl TokenCredential for Stub {
+        fn get_token<'a>(
+            &'a self,
+            _scope: &'a str,
+            _ctx: &'a TokenContext<'a>,
+        ) -> BoxFuture<'a, Result<AccessToken, CredentialError>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let r = self.result.clone().map(|t| AccessToken {
+                token: Secret::new(t),
+                expires_in: Duration::from_secs(60),
+            });
+            async move { r }.boxed()
+        }
+
+        fn info(&self) -> CredentialInfo {
+            CredentialInfo {
+                method: "stub".into(),
+                identity: "stub".into(),
+            }
+        }
+    }
+
+    fn fatal(msg: &str) -> CredentialError {
+        CredentialError::Fatal(GraphError::SignIn {
+            method: "x".into(),
+            message: msg.into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn skips_what_does_not_apply_keeps_what_worked_and_stops_at_a_real_failure() {
+        let http = reqwest::Client::new();
+        let ctx = TokenContext { http: &http };
+        let unavailable = Stub::new(Err(CredentialError::Unavailable("no IMDS".into())));
+        let works = Stub::new(Ok("tok"));
+        let chain = ChainCredential::new(vec![
+            ("environment", Member::Skipped("not configured".into())),
+            ("managed identity", Member::Ready(unavailable.clone())),
+            ("Azure CLI", Member::Ready(works.clone())),
+        ]);
+        for _ in 0..2 {
+            let t = chain.get_token("s", &ctx).await.unwrap();
+            assert_eq!(t.token.expose(), "tok");
+        }
+        // The method that worked is kept: the unavailable one is not asked again.
+        assert_eq!(unavailable.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(works.calls.load(Ordering::SeqCst), 2);
+        assert_eq!(chain.info().method, "default chain: stub");
+
+        // A method that applies but fails ends the chain: a wrong secret must not fall through
+        // to another identity.
+        let after = Stub::new(Ok("other identity"));
+        let chain = ChainCredential::new(vec![
+            (
+                "environment",
+                Member::Ready(Stub::new(Err(fatal("wrong secret")))),
+            ),
+            ("Azure CLI", Member::Ready(after.clone())),
+        ]);
+        let Err(CredentialError::Fatal(e)) = chain.get_token("s", &ctx).await else {
+            panic!("expected a fatal error");
+        };
+        assert!(e.to_string().contains("environment") && e.to_string().contains("wrong secret"));
+        assert_eq!(after.calls.load(Ordering::SeqCst), 0);
+    }
+}
