@@ -273,16 +273,22 @@ impl Connection {
                 "graph endpoint".into(),
                 self.endpoint(|c| c.effective_graph_endpoint().map(|g| format!("{g}/v1.0"))),
             ),
-            (
+        ]);
+        // Managed identity and the Azure CLI never talk to the token endpoint themselves.
+        if !matches!(
+            self.auth.method,
+            AuthMethod::ManagedIdentity | AuthMethod::AzureCli
+        ) {
+            lines.push((
                 "token endpoint".into(),
                 // The token path is graph-client's (token_endpoint.rs); the authority is ours.
                 self.endpoint(|c| {
                     c.effective_authority()
                         .map(|a| format!("{a}/{}/oauth2/v2.0/token", self.tenant_id))
                 }),
-            ),
-            ("settings from".into(), origin),
-        ]);
+            ));
+        }
+        lines.push(("settings from".into(), origin));
         lines
     }
 }
