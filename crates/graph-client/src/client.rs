@@ -143,7 +143,7 @@ impl GraphClient {
                     describe_reqwest(&e)
                 ))
             })?;
-        let credential = crate::credential::build(&cfg, &authority, &scope)?;
+        let credential = crate::credential::build(&cfg, &authority)?;
         let token = TokenCache::new(
             credential,
             &scope,

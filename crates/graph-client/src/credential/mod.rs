@@ -140,9 +140,8 @@ pub(crate) fn resource_of(scope: &str) -> &str {
 pub(crate) fn build(
     cfg: &crate::config::GraphConfig,
     authority: &str,
-    scope: &str,
 ) -> Result<Arc<dyn TokenCredential>, GraphError> {
-    settings::build(cfg, authority, scope)
+    settings::build(cfg, authority)
 }
 
 #[cfg(test)]

@@ -281,7 +281,6 @@ fn cli(cfg: &GraphConfig, in_chain: bool) -> AzureCliCredential {
 pub(crate) fn build(
     cfg: &GraphConfig,
     authority: &str,
-    _scope: &str,
 ) -> Result<Arc<dyn TokenCredential>, GraphError> {
     let a = &cfg.auth;
     if let Some(c) = &a.custom {
