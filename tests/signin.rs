@@ -210,6 +210,26 @@ fn certificate_as_pem_and_as_pfx() {
     );
     let out = run(&mut shell(&t, cwd.path(), &pfx), &["--auth", "certificate"]);
     assert_reads_teams(&out, &t);
+
+    // The legacy encryption of Windows' TripleDES-SHA1 export and OpenSSL 1.x.
+    let legacy = with(
+        app_ids(),
+        &[
+            (
+                "AZURE_CLIENT_CERTIFICATE_PATH",
+                fixture("app-legacy.pfx").display().to_string(),
+            ),
+            (
+                "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+                PFX_PASSWORD.to_string(),
+            ),
+        ],
+    );
+    let out = run(
+        &mut shell(&t, cwd.path(), &legacy),
+        &["--auth", "certificate"],
+    );
+    assert_reads_teams(&out, &t);
 }
 
 #[test]

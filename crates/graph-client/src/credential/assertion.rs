@@ -281,6 +281,12 @@ mod tests {
         let pfx = Certificate::load(&fixture("app.pfx"), Some(&password)).unwrap();
         assert_eq!(pem.x5t_s256, pfx.x5t_s256);
         assert_eq!(pem.chain, pfx.chain);
+        let legacy = Certificate::load(&fixture("app-legacy.pfx"), Some(&password)).unwrap();
+        assert_eq!(legacy.chain, pem.chain);
+        assert_eq!(
+            legacy.key.public_key().as_ref(),
+            pem.key.public_key().as_ref()
+        );
 
         let audience = "https://login.microsoftonline.com/t/oauth2/v2.0/token";
         let a = pfx.assertion("client-1", audience, true).unwrap();
@@ -330,6 +336,13 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("not-the-password"), "{err}");
+        let err = Certificate::load(&fixture("app-legacy.pfx"), Some(&wrong))
+            .err()
+            .unwrap();
+        assert!(
+            err.contains("AZURE_CLIENT_CERTIFICATE_PASSWORD is wrong"),
+            "{err}"
+        );
         let err = Certificate::load(&fixture("app.pfx"), None).err().unwrap();
         assert!(err.contains("AZURE_CLIENT_CERTIFICATE_PASSWORD"), "{err}");
         let err = Certificate::load(&fixture("app.crt"), None).err().unwrap();

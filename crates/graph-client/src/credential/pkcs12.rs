@@ -3,10 +3,10 @@
 //! `openssl pkcs12 -export` produce.
 //!
 //! Supported: PBES2 encryption (PBKDF2 with HMAC-SHA-1/256, AES-128/192/256
-//! CBC), the default of OpenSSL 3 and of Windows' "AES256-SHA256" export,
-//! and the SHA-1/SHA-256 integrity MAC. The legacy RC2/3DES schemes are
-//! refused with a conversion command: they are broken ciphers, and ring
-//! does not offer them.
+//! CBC), the default of OpenSSL 3 and of Windows' "AES256-SHA256" export;
+//! the legacy PKCS#12 schemes still produced by Windows ("TripleDES-SHA1")
+//! and OpenSSL 1.x (3DES for the key, 40-bit RC2 for the certificates); and
+//! the SHA-1/SHA-256 integrity MAC. RC4 and 2-key 3DES are refused.
 
 use std::num::NonZeroU32;
 
@@ -114,7 +114,7 @@ fn decrypt(alg_id: &[u8], ciphertext: &[u8], password: &str) -> Result<Vec<u8>, 
     let mut alg = Der::new(alg_id);
     let scheme = alg.expect(OID, "encryption scheme")?.content;
     if scheme.starts_with(oid::PKCS12_PBE_PREFIX) {
-        return Err("it is encrypted with a legacy PKCS#12 scheme (RC2/3DES), which is not supported: re-export it with AES (openssl pkcs12 -in old.pfx -nodes | openssl pkcs12 -export -out new.pfx), or convert it to PEM".into());
+        return decrypt_legacy(scheme, alg, ciphertext, password);
     }
     if scheme != oid::PBES2 {
         return Err("it is encrypted with an unknown scheme: re-export it with AES-256 (openssl 3 default) or convert it to PEM".into());
@@ -175,6 +175,45 @@ fn decrypt(alg_id: &[u8], ciphertext: &[u8], password: &str) -> Result<Vec<u8>, 
     plain.map_err(|_| wrong_password())
 }
 
+/// The legacy PKCS#12 schemes (RFC 7292 appendix C): key and IV from the
+/// PKCS#12 KDF with SHA-1.
+fn decrypt_legacy(
+    scheme: &[u8],
+    mut alg: Der<'_>,
+    ciphertext: &[u8],
+    password: &str,
+) -> Result<Vec<u8>, String> {
+    let (key_len, tdes) = match scheme.last() {
+        Some(3) => (24, true),  // pbeWithSHAAnd3-KeyTripleDES-CBC
+        Some(5) => (16, false), // pbeWithSHAAnd128BitRC2-CBC
+        Some(6) => (5, false),  // pbeWithSHAAnd40BitRC2-CBC
+        _ => {
+            return Err("it is encrypted with RC4 or 2-key 3DES, which are not supported: re-export it with AES (openssl pkcs12 -in old.pfx -nodes | openssl pkcs12 -export -out new.pfx), or convert it to PEM".into());
+        }
+    };
+    let mut params = alg.enter(SEQUENCE, "PBE parameters")?;
+    let salt = params.expect(OCTET_STRING, "PBE salt")?.content;
+    let iterations = params.small_uint("PBE iterations")?;
+    let sha1 = &ring::digest::SHA1_FOR_LEGACY_USE_ONLY;
+    let key = pkcs12_kdf(sha1, 1, salt, iterations, password, key_len);
+    let iv = pkcs12_kdf(sha1, 2, salt, iterations, password, 8);
+    let mut buf = ciphertext.to_vec();
+    let bad = |_| "bad legacy cipher key".to_string();
+    let plain = if tdes {
+        cbc::Decryptor::<des::TdesEde3>::new_from_slices(&key, &iv)
+            .map_err(bad)?
+            .decrypt_padded::<Pkcs7>(&mut buf)
+            .map(<[u8]>::to_vec)
+    } else {
+        // RC2's effective key length is the key's (40 or 128 bits), as the scheme names.
+        cbc::Decryptor::<rc2::Rc2>::new_from_slices(&key, &iv)
+            .map_err(bad)?
+            .decrypt_padded::<Pkcs7>(&mut buf)
+            .map(<[u8]>::to_vec)
+    };
+    plain.map_err(|_| wrong_password())
+}
+
 /// Checks the file's integrity MAC, which is also how a wrong password is
 /// told apart from a damaged file.
 fn verify_mac(mut mac_data: Der<'_>, content: &[u8], password: &str) -> Result<(), String> {
@@ -198,18 +237,20 @@ fn verify_mac(mut mac_data: Der<'_>, content: &[u8], password: &str) -> Result<(
         ),
         _ => return Err("its integrity MAC uses an unsupported hash".into()),
     };
-    let key = pkcs12_mac_key(digest, salt, iterations, password);
+    let key = pkcs12_kdf(digest, 3, salt, iterations, password, digest.output_len());
     let key = ring::hmac::Key::new(hmac, &key);
     ring::hmac::verify(&key, content, expected).map_err(|_| wrong_password())
 }
 
-/// RFC 7292 appendix B.2 with ID 3 (MAC key), for a key as long as the
-/// hash: one round, so the "adjust I" step is never needed.
-fn pkcs12_mac_key(
+/// The PKCS#12 key derivation (RFC 7292 appendix B.2): `id` 1 for a key,
+/// 2 for an IV, 3 for a MAC key; `n` bytes.
+fn pkcs12_kdf(
     digest: &'static ring::digest::Algorithm,
+    id: u8,
     salt: &[u8],
     iterations: u32,
     password: &str,
+    n: usize,
 ) -> Vec<u8> {
     const V: usize = 64;
     // The password as a NUL-terminated big-endian BMPString.
@@ -225,14 +266,32 @@ fn pkcs12_mac_key(
         let len = V * src.len().div_ceil(V);
         src.iter().copied().cycle().take(len).collect()
     };
-    let mut input = vec![3u8; V];
-    input.extend(fill(salt));
-    input.extend(fill(&pass));
-    let mut a = ring::digest::digest(digest, &input).as_ref().to_vec();
-    for _ in 1..iterations.max(1) {
-        a = ring::digest::digest(digest, &a).as_ref().to_vec();
+    let mut i_buf = fill(salt);
+    i_buf.extend(fill(&pass));
+    let mut out = Vec::with_capacity(n);
+    loop {
+        let mut input = vec![id; V];
+        input.extend_from_slice(&i_buf);
+        let mut a = ring::digest::digest(digest, &input).as_ref().to_vec();
+        for _ in 1..iterations.max(1) {
+            a = ring::digest::digest(digest, &a).as_ref().to_vec();
+        }
+        out.extend_from_slice(&a);
+        if out.len() >= n {
+            out.truncate(n);
+            return out;
+        }
+        // Each V-byte block of I becomes (I_j + B + 1) mod 2^(8V), B being A repeated.
+        let b: Vec<u8> = a.iter().copied().cycle().take(V).collect();
+        for block in i_buf.chunks_mut(V) {
+            let mut carry = 1u16;
+            for k in (0..V).rev() {
+                let sum = block[k] as u16 + b[k] as u16 + carry;
+                block[k] = sum as u8;
+                carry = sum >> 8;
+            }
+        }
     }
-    a
 }
 
 #[cfg(test)]
