@@ -27,6 +27,10 @@ pub struct Profile {
     pub client_secret_env: Option<String>,
     /// The sign-in method, as `--auth`.
     pub auth: Option<String>,
+    /// The certificate for `auth = "certificate"` (over `AZURE_CLIENT_CERTIFICATE_PATH`).
+    pub client_certificate_path: Option<String>,
+    /// The federated token for `auth = "workload-identity"` (over `AZURE_FEDERATED_TOKEN_FILE`).
+    pub federated_token_file: Option<String>,
     pub cloud: Option<String>,
     pub graph_endpoint: Option<String>,
     pub authority_host: Option<String>,

@@ -141,8 +141,17 @@ impl Layers<'_> {
             Some(m) => m.parse::<AuthMethod>().map_err(ShellError::Usage)?,
             None => AuthMethod::Default,
         };
-        // The other methods' settings are the azure-identity variables, read from the environment.
-        let auth = AuthSettings::from_lookup(method, self.env);
+        // The other methods' settings are the azure-identity variables; a profile may name the
+        // certificate and the federated token file (paths, not secrets) of its tenant.
+        let mut auth = AuthSettings::from_lookup(method, self.env);
+        if let Some(p) = self.profile {
+            if let Some(path) = &p.client_certificate_path {
+                auth.certificate_path = Some(path.into());
+            }
+            if let Some(path) = &p.federated_token_file {
+                auth.federated_token_file = Some(path.into());
+            }
+        }
         let (tenant_id, client_id) = (tenant_id.unwrap_or_default(), client_id.unwrap_or_default());
 
         let cloud_name = self
@@ -501,5 +510,32 @@ mod tests {
         );
         assert!(c.secret_appears_in("SELECT 'pfx-pass-7Hq'"));
         assert!(c.secret_appears_in("-- hdr-secret-2Kd"));
+    }
+
+    #[test]
+    fn a_profile_names_its_certificate_over_the_environment() {
+        let env = env_of(&[
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", "/env/app.pem"),
+        ]);
+        let profile = (
+            "contoso".to_string(),
+            Profile {
+                auth: Some("certificate".into()),
+                client_certificate_path: Some("/etc/teams-sql/contoso.pem".into()),
+                ..Profile::default()
+            },
+        );
+        let c = resolve(&args(&[]), Some(&profile), &env).unwrap();
+        assert_eq!(
+            c.auth.certificate_path.as_deref(),
+            Some(std::path::Path::new("/etc/teams-sql/contoso.pem"))
+        );
+        let c = resolve(&args(&["--auth", "certificate"]), None, &env).unwrap();
+        assert_eq!(
+            c.auth.certificate_path.as_deref(),
+            Some(std::path::Path::new("/env/app.pem"))
+        );
     }
 }
