@@ -165,6 +165,8 @@ fn missing_credentials_say_what_to_set() {
     let home = tempfile::tempdir().unwrap();
     let out = isolated_command(home.path(), home.path())
         .env("AZURE_CLIENT_ID", "0c8e5b7d-1f24-4a6b-9e3c-7d2a5f8b1e60")
+        // No `az` either, whatever this machine has installed.
+        .env("PATH", home.path())
         .args(["-c", "SELECT 1"])
         .output()
         .unwrap();

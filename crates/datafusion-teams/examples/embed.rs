@@ -5,7 +5,8 @@
 //! Teams tables are added to `lake.crm` without replacing `accounts`, and the `STORED AS`
 //! factory is registered under the engine's own name, `MSTEAMS`. A simulated tenant on a
 //! loopback port stands in for Microsoft Graph; against your tenant, build the client with
-//! `GraphConfig::from_env()` (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET) instead.
+//! `GraphConfig::from_env()` (the azure-identity variables, DefaultAzureCredential's order)
+//! instead, or plug in your own credential with `GraphConfig::with_credential`.
 //!
 //! The tests run [`run`] (tests/embedding.rs) and compare what it returns with the tenant.
 

@@ -33,7 +33,8 @@
 //! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // A simulated tenant stands in for Microsoft Graph here; against the real service use
-//! // `GraphConfig::from_env()` (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET).
+//! // `GraphConfig::from_env()` (the azure-identity variables: a client secret or certificate,
+//! // workload identity, managed identity or the Azure CLI, in DefaultAzureCredential's order).
 //! let sim = graph_sim::start(graph_sim::SimConfig::for_tests()).await?;
 //! let graph = GraphConfig::new(
 //!     graph_sim::DEFAULT_TENANT_ID,

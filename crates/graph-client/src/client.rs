@@ -143,12 +143,12 @@ impl GraphClient {
                     describe_reqwest(&e)
                 ))
             })?;
+        let credential = crate::credential::build(&cfg, &authority)?;
         let token = TokenCache::new(
-            &authority,
-            &cfg.tenant_id,
-            &cfg.client_id,
-            &cfg.client_secret,
+            credential,
             &scope,
+            (&cfg.tenant_id, &cfg.client_id),
+            cfg.auth.secrets(),
         );
         let stats = Arc::new(Stats::new());
         let inner = Inner {
@@ -210,6 +210,12 @@ impl GraphClient {
 
     pub fn identity(&self) -> Identity {
         self.inner.identity.clone()
+    }
+
+    /// The sign-in method and the identity it signs in as (for the default
+    /// chain, the method that worked once one has). Never holds a secret.
+    pub fn credential_info(&self) -> crate::credential::CredentialInfo {
+        self.inner.token.credential().info()
     }
 
     /// Fetches a token now (e.g. to check credentials at start-up).
@@ -327,7 +333,13 @@ impl GraphClient {
     }
 
     fn secrets(&self) -> Vec<String> {
-        let mut v = vec![self.inner.token.secret().expose().to_string()];
+        let mut v: Vec<String> = self
+            .inner
+            .token
+            .secrets()
+            .iter()
+            .map(|s| s.expose().to_string())
+            .collect();
         if let Some(t) = self.inner.token.current_token() {
             v.push(t.expose().to_string());
         }

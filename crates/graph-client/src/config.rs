@@ -5,7 +5,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use crate::cloud::Cloud;
+use crate::credential::{AuthMethod, AuthSettings, TokenCredential};
 use crate::error::GraphError;
 use crate::pacing::ThrottleLimits;
 use crate::retry::RetryPolicy;
@@ -13,9 +16,18 @@ use crate::secret::Secret;
 
 #[derive(Clone, Debug)]
 pub struct GraphConfig {
+    /// The app's tenant. Optional for managed identity and the Azure CLI
+    /// (then passed as `--tenant`).
     pub tenant_id: String,
+    /// The app's (client) id; for managed identity, a user-assigned
+    /// identity's client id (empty: the system-assigned identity).
     pub client_id: String,
+    /// The client secret of [`AuthMethod::Secret`] (and the default
+    /// chain's environment step).
     pub client_secret: Secret,
+    /// The sign-in method and its settings (certificate, federated token
+    /// file, managed identity endpoints, or a credential of your own).
+    pub auth: AuthSettings,
     pub cloud: Cloud,
     /// Overrides the cloud's token host, e.g. `https://login.microsoftonline.us`
     /// or a simulator's `http://127.0.0.1:PORT`.
@@ -38,7 +50,7 @@ pub struct GraphConfig {
     /// stops with an error. Default [`DEFAULT_MAX_PAGES`].
     pub max_pages: u64,
     /// Accept an `https://` authority host that is none of Microsoft's
-    /// sign-in hosts. Off by default: the client secret goes to that host,
+    /// sign-in hosts. Off by default: the client credential goes to that host,
     /// so a typo or a hostile config must not be able to redirect it.
     pub allow_custom_authority: bool,
 }
@@ -97,6 +109,7 @@ impl GraphConfig {
             tenant_id: tenant_id.into(),
             client_id: client_id.into(),
             client_secret,
+            auth: AuthSettings::default(),
             cloud: Cloud::Global,
             authority_host: None,
             graph_endpoint: None,
@@ -111,8 +124,10 @@ impl GraphConfig {
         }
     }
 
-    /// From `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` and
-    /// optionally `AZURE_AUTHORITY_HOST` (the azure-identity convention).
+    /// From the azure-identity environment variables, signing in with the
+    /// first method that applies in `DefaultAzureCredential`'s order
+    /// (environment secret or certificate, workload identity, managed
+    /// identity, Azure CLI); `AZURE_AUTHORITY_HOST` picks the cloud.
     pub fn from_env() -> Result<Self, GraphError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -120,38 +135,51 @@ impl GraphConfig {
     /// Like [`from_env`](Self::from_env) with a custom variable source
     /// (tests, or a config file mapped to the same names).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, GraphError> {
+        Self::from_lookup_with(AuthMethod::Default, lookup)
+    }
+
+    /// From the environment variables, signing in with `method`. Fails
+    /// when a variable the method needs is unset.
+    pub fn from_lookup_with(
+        method: AuthMethod,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, GraphError> {
         let get = |name: &str| {
             lookup(name)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let mut missing = Vec::new();
-        let tenant = get("AZURE_TENANT_ID");
-        let client = get("AZURE_CLIENT_ID");
-        let secret = lookup("AZURE_CLIENT_SECRET").filter(|v| !v.is_empty());
-        if tenant.is_none() {
-            missing.push("AZURE_TENANT_ID");
-        }
-        if client.is_none() {
-            missing.push("AZURE_CLIENT_ID");
-        }
-        if secret.is_none() {
-            missing.push("AZURE_CLIENT_SECRET");
-        }
-        let (Some(tenant), Some(client), Some(secret)) = (tenant, client, secret) else {
-            return Err(GraphError::config(format!(
-                "{} not set: set the tenant id, app (client) id and client secret of an app registration with Graph application permissions",
-                missing.join(", ")
-            )));
-        };
-        let mut cfg = GraphConfig::new(tenant, client, Secret::new(secret));
+        let secret = lookup("AZURE_CLIENT_SECRET")
+            .filter(|v| !v.is_empty())
+            .unwrap_or_default();
+        let mut cfg = GraphConfig::new(
+            get("AZURE_TENANT_ID").unwrap_or_default(),
+            get("AZURE_CLIENT_ID").unwrap_or_default(),
+            Secret::new(secret),
+        );
+        cfg.auth = AuthSettings::from_lookup(method, &lookup);
         if let Some(host) = get("AZURE_AUTHORITY_HOST") {
             if let Some(cloud) = Cloud::from_authority_host(&host) {
                 cfg.cloud = cloud;
             }
             cfg.authority_host = Some(host);
         }
+        cfg.auth.validate(&cfg)?;
         Ok(cfg)
+    }
+
+    /// Signs in with `auth` (method and settings).
+    pub fn with_auth(mut self, auth: AuthSettings) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Signs in with a credential of your own (for example one backed by
+    /// the `azure_identity` crate); the client still caches its tokens,
+    /// refreshes them ahead of expiry and retries transient failures.
+    pub fn with_credential(mut self, credential: Arc<dyn TokenCredential>) -> Self {
+        self.auth.custom = Some(credential);
+        self
     }
 
     pub fn with_graph_endpoint(mut self, url: impl Into<String>) -> Self {
@@ -261,21 +289,7 @@ impl GraphConfig {
     /// Checks the whole configuration without building a client, so that
     /// a caller can tell bad settings (usage errors) from failures later.
     pub fn validate(&self) -> Result<(), GraphError> {
-        if self.tenant_id.trim().is_empty() {
-            return Err(GraphError::config(
-                "tenant id is empty: set AZURE_TENANT_ID",
-            ));
-        }
-        if self.client_id.trim().is_empty() {
-            return Err(GraphError::config(
-                "client id is empty: set AZURE_CLIENT_ID",
-            ));
-        }
-        if self.client_secret.is_empty() {
-            return Err(GraphError::config(
-                "client secret is empty: set AZURE_CLIENT_SECRET",
-            ));
-        }
+        self.auth.validate(self)?;
         if self.request_timeout.is_zero() {
             return Err(GraphError::config("request_timeout must be more than zero"));
         }
@@ -390,11 +404,22 @@ mod tests {
             "https://graph.microsoft.us"
         );
         assert!(!format!("{cfg:?}").contains("s3cr3t"));
+        assert_eq!(cfg.auth.method, AuthMethod::Default);
 
-        let err = GraphConfig::from_lookup(|k| (k == "AZURE_TENANT_ID").then(|| "t".to_string()))
+        let only_tenant = |k: &str| (k == "AZURE_TENANT_ID").then(|| "t".to_string());
+        let err = GraphConfig::from_lookup_with(AuthMethod::Secret, only_tenant)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("AZURE_CLIENT_ID") && err.contains("AZURE_CLIENT_SECRET"));
+        assert!(
+            err.contains("AZURE_CLIENT_ID") && err.contains("AZURE_CLIENT_SECRET"),
+            "{err}"
+        );
+        let err = GraphConfig::from_lookup_with(AuthMethod::WorkloadIdentity, only_tenant)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("AZURE_FEDERATED_TOKEN_FILE"), "{err}");
+        // Managed identity and the Azure CLI need no variables at all.
+        assert!(GraphConfig::from_lookup_with(AuthMethod::ManagedIdentity, |_| None).is_ok());
     }
 
     #[test]

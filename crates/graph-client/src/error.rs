@@ -39,6 +39,11 @@ pub enum GraphError {
         status: Option<u16>,
     },
 
+    /// A sign-in method other than the token endpoint failed (managed
+    /// identity, Azure CLI, a federated token file), or none applied.
+    #[error("sign-in with {method} failed: {message}")]
+    SignIn { method: String, message: String },
+
     /// Graph answered 401 even with a freshly issued token.
     #[error(
         "{endpoint} answered 401 Unauthorized even with a fresh token: {hint} (Graph said: {detail})"

@@ -1,6 +1,8 @@
 //! Microsoft Graph client for teams-sql: the only code that talks HTTP to
-//! Graph. It signs in with client credentials (any national cloud, or a
-//! simulator / proxy through base URL overrides), builds requests whose ids
+//! Graph. It signs in the ways azure-identity does (client secret or
+//! certificate, workload identity, managed identity, Azure CLI, or the
+//! default chain of them; any national cloud, or a simulator / proxy
+//! through base URL overrides), builds requests whose ids
 //! can never change the path or query, paces itself by Microsoft's
 //! documented Teams limits so a healthy run is never throttled, still
 //! retries 429 / 503 / 504 and network failures within bounds, walks
@@ -13,7 +15,9 @@
 //! use graph_client::{GraphClient, GraphConfig, GraphRequest};
 //!
 //! # async fn demo() -> Result<(), graph_client::GraphError> {
-//! // AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET (+ AZURE_AUTHORITY_HOST)
+//! // The azure-identity variables (AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET,
+//! // AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE; or a managed identity, or
+//! // az login), tried in DefaultAzureCredential's order.
 //! let client = GraphClient::new(GraphConfig::from_env()?)?;
 //! let teams: Vec<serde_json::Value> = client
 //!     .items(GraphRequest::list_teams().select(&["id", "displayName"]))
@@ -28,6 +32,7 @@ mod body;
 mod client;
 mod cloud;
 mod config;
+mod credential;
 mod error;
 mod links;
 pub mod odata;
@@ -44,6 +49,10 @@ mod token;
 pub use client::{GraphClient, Identity};
 pub use cloud::Cloud;
 pub use config::{DEFAULT_MAX_PAGES, DEFAULT_REQUEST_TIMEOUT, GraphConfig};
+pub use credential::{
+    AccessToken, AuthMethod, AuthSettings, CredentialError, CredentialInfo, TokenContext,
+    TokenCredential,
+};
 pub use error::GraphError;
 pub use pacing::{ChainScope, TenantLimit, ThrottleLimits};
 pub use page::Page;

@@ -1,15 +1,14 @@
-//! Client-credentials tokens: one cached token shared by every request,
-//! refreshed before it expires, fetched by a single request however many
-//! callers need it at once.
+//! Access tokens: one cached token shared by every request, refreshed
+//! before it expires, fetched by a single request however many callers
+//! need it at once, whatever the sign-in method (`credential`).
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::body::{BodyError, read_capped};
-use crate::error::{GraphError, describe_reqwest, excerpt};
+use crate::credential::{CredentialError, TokenContext, TokenCredential};
+use crate::error::GraphError;
 use crate::retry::{Budget, RetryPolicy};
 use crate::secret::Secret;
 
@@ -28,11 +27,13 @@ pub(crate) struct CachedToken {
 }
 
 pub(crate) struct TokenCache {
-    token_url: String,
-    form_body: Secret,
+    credential: Arc<dyn TokenCredential>,
+    scope: String,
+    /// The app's tenant and client id, for errors.
     tenant_id: String,
     client_id: String,
-    secret_for_redaction: Secret,
+    /// Secrets of the credential and its settings, for scrubbing.
+    secrets: Vec<Secret>,
     current: RwLock<Option<CachedToken>>,
     /// Held while a token request is in flight: the single-flight guard.
     refresh: tokio::sync::Mutex<u64>,
@@ -46,23 +47,6 @@ pub(crate) struct TokenCache {
 /// How long a failed sign-in is replayed before the endpoint is asked again.
 const FAILURE_REPLAY: Duration = Duration::from_secs(5);
 
-#[derive(Deserialize)]
-struct TokenReply {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize, Default)]
-struct TokenErrorReply {
-    #[serde(default)]
-    error: String,
-    #[serde(default)]
-    error_description: String,
-    #[serde(default)]
-    error_codes: Vec<u32>,
-}
-
 /// Refresh ahead of expiry by a tenth of the lifetime, at most 5 minutes:
 /// long enough that an in-flight request never carries an expired token,
 /// short enough that very short test lifetimes still cache.
@@ -70,90 +54,29 @@ fn refresh_margin(lifetime: Duration) -> Duration {
     (lifetime / 10).min(Duration::from_secs(300))
 }
 
-/// An excerpt of a token reply that could not be parsed. A truncated or
-/// malformed success body can still hold the start of an access token, so
-/// the excerpt stops at the `access_token` key.
-fn token_reply_excerpt(body: &[u8], secret: &str) -> String {
-    const KEY: &[u8] = b"access_token";
-    match body.windows(KEY.len()).position(|w| w == KEY) {
-        Some(at) => format!(
-            "{} (rest hidden)",
-            excerpt(&body[..at + KEY.len()], &[secret])
-        ),
-        None => excerpt(body, &[secret]),
-    }
-}
-
-/// What to tell the user for each AADSTS code (docs/graph.md §6.3).
-pub(crate) fn aadsts_hint(code: Option<u32>, error: &str) -> String {
-    match code {
-        Some(7000215) => "client secret is wrong: check AZURE_CLIENT_SECRET (use the secret's Value, not its Secret ID)".into(),
-        Some(7000222) => "client secret has expired: create a new one under Certificates & secrets in the app registration and update AZURE_CLIENT_SECRET".into(),
-        Some(700016) => "app not found in this tenant: check AZURE_CLIENT_ID and that admin consent was granted in this tenant".into(),
-        Some(90002) => "tenant not found: check AZURE_TENANT_ID and the cloud (global, usgov, usgov-dod, china)".into(),
-        Some(70011) => "the requested scope is invalid: it must be the Graph host of the cloud followed by /.default (check the cloud setting)".into(),
-        Some(700022) => "the scope names more than one resource: use only <graph host>/.default".into(),
-        Some(7000218) => "no client secret was sent: set AZURE_CLIENT_SECRET".into(),
-        Some(500011) => "Microsoft Graph was not found in this tenant: check that the tenant is in the configured cloud".into(),
-        Some(700027) => "the client assertion failed signature validation: check the certificate registered on the app".into(),
-        Some(90014) | Some(900144) => "the token request lacked a required field: this is a client bug, please report it".into(),
-        Some(90055) | Some(90006) | Some(90033) => "the sign-in service is busy or temporarily unavailable: try again in a few minutes".into(),
-        _ => match error {
-            "invalid_client" => "the client credentials were rejected: check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET".into(),
-            "unauthorized_client" => "the app is not registered or not added to this tenant: check AZURE_CLIENT_ID and admin consent".into(),
-            "invalid_scope" => "the requested scope is invalid: check the cloud setting".into(),
-            "temporarily_unavailable" => "the sign-in service is temporarily unavailable: try again later".into(),
-            _ => "the token endpoint refused the request: check AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and the cloud".into(),
-        },
-    }
-}
-
-/// Codes and statuses worth retrying: the identity platform's own
-/// "retryable" codes, and 429/5xx from the token endpoint.
-fn token_error_is_transient(status: u16, code: Option<u32>, error: &str) -> bool {
-    matches!(code, Some(90055) | Some(90006) | Some(90033))
-        || error == "temporarily_unavailable"
-        || status == 429
-        || status >= 500
-}
-
-pub(crate) enum FetchError {
-    /// Worth another try (network, 5xx, throttling at the token endpoint).
-    Transient(GraphError),
-    Fatal(GraphError),
-}
-
 impl TokenCache {
     pub(crate) fn new(
-        authority: &str,
-        tenant_id: &str,
-        client_id: &str,
-        secret: &Secret,
+        credential: Arc<dyn TokenCredential>,
         scope: &str,
+        (tenant_id, client_id): (&str, &str),
+        extra_secrets: Vec<Secret>,
     ) -> TokenCache {
-        let token_url = format!(
-            "{}/{}/oauth2/v2.0/token",
-            authority.trim_end_matches('/'),
-            crate::request::encode_component(tenant_id)
-        );
-        // form_urlencoded percent-encodes the secret, as the grant requires
-        // (secrets routinely contain '~', '+', '=' and '/').
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("client_id", client_id)
-            .append_pair("scope", scope)
-            .append_pair("client_secret", secret.expose())
-            .append_pair("grant_type", "client_credentials")
-            .finish();
+        let mut secrets = credential.secrets();
+        secrets.extend(extra_secrets);
         TokenCache {
-            token_url,
-            form_body: Secret::new(body),
+            credential,
+            scope: scope.to_string(),
             tenant_id: tenant_id.to_string(),
             client_id: client_id.to_string(),
-            secret_for_redaction: secret.clone(),
+            secrets,
             current: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(0),
             last_failure: RwLock::new(None),
         }
+    }
+
+    pub(crate) fn credential(&self) -> &Arc<dyn TokenCredential> {
+        &self.credential
     }
 
     fn valid(&self) -> Option<CachedToken> {
@@ -206,8 +129,8 @@ impl TokenCache {
         guard.as_ref().map(|t| t.token.clone())
     }
 
-    pub(crate) fn secret(&self) -> &Secret {
-        &self.secret_for_redaction
+    pub(crate) fn secrets(&self) -> &[Secret] {
+        &self.secrets
     }
 
     /// Forgets the token with this generation (after a 401), unless a newer
@@ -247,21 +170,26 @@ impl TokenCache {
             budget.begin_attempt();
             on_request();
             let attempt_deadline = budget.attempt_deadline(deadline);
-            let fetched = match tokio::time::timeout(attempt_deadline, self.fetch(http)).await {
+            let ctx = TokenContext { http };
+            let fetch = self.credential.get_token(&self.scope, &ctx);
+            let fetched = match tokio::time::timeout(attempt_deadline, fetch).await {
                 Ok(r) => r,
-                Err(_) => Err(FetchError::Transient(self.auth_error(
-                    Some(504),
-                    None,
-                    "deadline".into(),
-                    format!(
-                        "the token endpoint {} sent no complete answer within {:.1} s; check network access and AZURE_AUTHORITY_HOST",
-                        self.token_url,
+                Err(_) => Err(CredentialError::Transient(GraphError::Auth {
+                    tenant_id: self.tenant_id.clone(),
+                    client_id: self.client_id.clone(),
+                    code: None,
+                    error: "deadline".into(),
+                    hint: format!(
+                        "the sign-in service ({}) sent no complete answer within {:.1} s; check network access and AZURE_AUTHORITY_HOST",
+                        self.credential.info().method,
                         attempt_deadline.as_secs_f64()
                     ),
-                ))),
+                    status: Some(504),
+                })),
             };
             match fetched {
-                Ok((token, lifetime)) => {
+                Ok(access) => {
+                    let (token, lifetime) = (access.token, access.expires_in);
                     *self.last_failure.write().unwrap_or_else(|p| p.into_inner()) = None;
                     *generation += 1;
                     let now = Instant::now();
@@ -275,122 +203,15 @@ impl TokenCache {
                     *guard = Some(cached.clone());
                     return Ok(cached);
                 }
-                Err(FetchError::Fatal(e)) => return self.fall_back(self.remember_failure(e)),
-                Err(FetchError::Transient(e)) => match budget.next_wait(None) {
+                Err(CredentialError::Transient(e)) => match budget.next_wait(None) {
                     Some(wait) => tokio::time::sleep(wait).await,
                     None => return self.fall_back(self.remember_failure(e)),
                 },
+                Err(fatal) => {
+                    let e = fatal.into_graph_error(&self.credential.info().method);
+                    return self.fall_back(self.remember_failure(e));
+                }
             }
-        }
-    }
-
-    async fn fetch(&self, http: &reqwest::Client) -> Result<(Secret, Duration), FetchError> {
-        let resp = http
-            .post(&self.token_url)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(reqwest::header::ACCEPT, "application/json")
-            .body(self.form_body.expose().to_string())
-            .send()
-            .await
-            .map_err(|e| {
-                FetchError::Transient(self.auth_error(
-                    None,
-                    None,
-                    "transport".into(),
-                    format!(
-                        "could not reach the token endpoint {}: {}; check network access and AZURE_AUTHORITY_HOST",
-                        self.token_url,
-                        describe_reqwest(&e)
-                    ),
-                ))
-            })?;
-        let status = resp.status().as_u16();
-        // A token reply is a few KB; a megabyte is not one.
-        let body = match read_capped(resp, 1 << 20).await {
-            Ok(b) => b,
-            Err(BodyError::Transport(e)) => {
-                return Err(FetchError::Transient(self.auth_error(
-                    Some(status),
-                    None,
-                    "transport".into(),
-                    format!(
-                        "the token endpoint's reply was cut off: {}",
-                        describe_reqwest(&e)
-                    ),
-                )));
-            }
-            Err(BodyError::TooLarge) => {
-                return Err(FetchError::Fatal(self.auth_error(
-                    Some(status),
-                    None,
-                    "oversized reply".into(),
-                    "the token endpoint sent a reply over 1 MiB: check AZURE_AUTHORITY_HOST points at the Microsoft identity platform".into(),
-                )));
-            }
-        };
-        if (200..300).contains(&status) {
-            let reply: TokenReply = serde_json::from_slice(&body).map_err(|e| {
-                FetchError::Fatal(GraphError::Decode {
-                    endpoint: "POST /{tenant}/oauth2/v2.0/token",
-                    reason: e.to_string(),
-                    excerpt: token_reply_excerpt(&body, self.secret_for_redaction.expose()),
-                })
-            })?;
-            // expires_in is a number per the docs; some servers send it as a
-            // string. Fall back to an hour, the documented minimum-ish default.
-            let secs = match reply.expires_in {
-                Some(serde_json::Value::Number(n)) => n.as_f64(),
-                Some(serde_json::Value::String(s)) => s.parse::<f64>().ok(),
-                _ => None,
-            }
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .unwrap_or(3600.0)
-            .min(86_400.0 * 2.0);
-            return Ok((
-                Secret::new(reply.access_token),
-                Duration::from_secs_f64(secs),
-            ));
-        }
-        let reply: TokenErrorReply = serde_json::from_slice(&body).unwrap_or_default();
-        let code = reply.error_codes.first().copied().or_else(|| {
-            // error_codes is optional; the description always starts with
-            // "AADSTSnnnn:".
-            let d = reply.error_description.strip_prefix("AADSTS")?;
-            let digits: String = d.chars().take_while(|c| c.is_ascii_digit()).collect();
-            digits.parse().ok()
-        });
-        let error = if reply.error.is_empty() {
-            format!("HTTP {status}")
-        } else {
-            reply.error.clone()
-        };
-        let hint = aadsts_hint(code, &error);
-        let e = self.auth_error(Some(status), code, error.clone(), hint);
-        if token_error_is_transient(status, code, &error) {
-            Err(FetchError::Transient(e))
-        } else {
-            Err(FetchError::Fatal(e))
-        }
-    }
-
-    fn auth_error(
-        &self,
-        status: Option<u16>,
-        code: Option<u32>,
-        error: String,
-        hint: String,
-    ) -> GraphError {
-        let secret = self.secret_for_redaction.expose();
-        GraphError::Auth {
-            tenant_id: self.tenant_id.clone(),
-            client_id: self.client_id.clone(),
-            code,
-            error: crate::secret::redact(&error, &[secret]),
-            hint: crate::secret::redact(&hint, &[secret]),
-            status,
         }
     }
 }
@@ -415,11 +236,17 @@ mod tests {
     async fn a_failed_refresh_keeps_serving_a_token_that_is_still_valid() {
         // Nothing listens on port 1: every refresh fails as a network error.
         let c = TokenCache::new(
-            "http://127.0.0.1:1",
-            "tenant",
-            "client",
-            &Secret::new("secret"),
+            Arc::new(crate::credential::ClientSecretCredential {
+                endpoint: crate::credential::TokenEndpoint::new(
+                    "http://127.0.0.1:1",
+                    "tenant",
+                    "client",
+                ),
+                secret: Secret::new("secret"),
+            }),
             "https://graph.microsoft.com/.default",
+            ("tenant", "client"),
+            Vec::new(),
         );
         let now = Instant::now();
         *c.current.write().unwrap() = Some(CachedToken {
@@ -448,34 +275,6 @@ mod tests {
             c.get(&http, &retry, Duration::from_secs(5), &|| {})
                 .await
                 .is_err()
-        );
-    }
-
-    #[test]
-    fn token_reply_excerpt_never_shows_the_token() {
-        let body = br#"{"token_type":"Bearer","expires_in":3599,"access_token":"eyJ0eXAiOiJKV1Qi"#;
-        let e = token_reply_excerpt(body, "secret");
-        assert!(!e.contains("eyJ0"), "{e}");
-        assert!(e.contains("expires_in") && e.contains("rest hidden"), "{e}");
-        assert_eq!(token_reply_excerpt(b"<html>", "secret"), "<html>");
-    }
-
-    #[test]
-    fn form_body_encodes_secret() {
-        let c = TokenCache::new(
-            "https://login.microsoftonline.com/",
-            "tenant",
-            "client",
-            &Secret::new("a+b/c=d~e&f"),
-            "https://graph.microsoft.com/.default",
-        );
-        assert_eq!(
-            c.form_body.expose(),
-            "client_id=client&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default&client_secret=a%2Bb%2Fc%3Dd%7Ee%26f&grant_type=client_credentials"
-        );
-        assert_eq!(
-            c.token_url,
-            "https://login.microsoftonline.com/tenant/oauth2/v2.0/token"
         );
     }
 }

@@ -110,30 +110,41 @@ pub async fn token(
             ),
         );
     }
-    let Some(secret) = secret else {
-        return aad(
-            7000218,
-            "invalid_client",
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".into(),
-        );
-    };
-    if secret != cfg.client_secret {
-        return aad(
-            7000215,
-            "invalid_client",
-            format!(
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
-            ),
-        );
-    }
-    if cfg.secret_expired {
-        return aad(
-            7000222,
-            "invalid_client",
-            format!(
-                "The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new keys for your app."
-            ),
-        );
+    if let Some(kind) = field("client_assertion_type") {
+        // Certificate and federated assertions (assertion.rs).
+        let token_url = format!("{}/{tenant}/oauth2/v2.0/token", app.base);
+        let assertion = field("client_assertion").unwrap_or_default();
+        if let Err((code, error, text)) =
+            crate::assertion::check(sim, &kind, &assertion, &client_id, &token_url)
+        {
+            return aad(code, error, text);
+        }
+    } else {
+        let Some(secret) = secret else {
+            return aad(
+                7000218,
+                "invalid_client",
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".into(),
+            );
+        };
+        if secret != cfg.client_secret {
+            return aad(
+                7000215,
+                "invalid_client",
+                format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+                ),
+            );
+        }
+        if cfg.secret_expired {
+            return aad(
+                7000222,
+                "invalid_client",
+                format!(
+                    "The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new keys for your app."
+                ),
+            );
+        }
     }
     let scope = field("scope").unwrap_or_default();
     let own_scope = format!("{}/.default", app.base);
@@ -147,16 +158,7 @@ pub async fn token(
         );
     }
 
-    let access_token = mint(sim, seq);
-    let lifetime = cfg.token_lifetime;
-    lock(&sim.inner.tokens).insert(
-        access_token.clone(),
-        IssuedToken {
-            issued: Instant::now(),
-            advanced_at_issue: sim.inner.clock.manual_offset_ms(),
-            lifetime,
-        },
-    );
+    let (access_token, lifetime) = issue(sim, seq);
     (
         StatusCode::OK,
         [
@@ -172,6 +174,21 @@ pub async fn token(
         .to_string(),
     )
         .into_response()
+}
+
+/// Mints an access token that Graph calls accept until its lifetime has passed.
+pub fn issue(sim: &Sim, seq: u64) -> (String, Duration) {
+    let access_token = mint(sim, seq);
+    let lifetime = sim.config().token_lifetime;
+    lock(&sim.inner.tokens).insert(
+        access_token.clone(),
+        IssuedToken {
+            issued: Instant::now(),
+            advanced_at_issue: sim.inner.clock.manual_offset_ms(),
+            lifetime,
+        },
+    );
+    (access_token, lifetime)
 }
 
 /// A JWT-shaped opaque token. Clients must not parse it; it only has to look like one.

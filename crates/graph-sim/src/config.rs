@@ -14,6 +14,9 @@ pub const DEFAULT_CLIENT_ID: &str = "0c8e5b7d-1f24-4a6b-9e3c-7d2a5f8b1e60";
 /// unlocks this simulator.
 pub const DEFAULT_CLIENT_SECRET: &str = "sim~secret.v1";
 
+/// The client id the system-assigned managed identity reports (`client_id` of its tokens).
+pub const SYSTEM_ASSIGNED_CLIENT_ID: &str = "5e29463d-71da-4fe0-8e69-999b57db23b0";
+
 /// Everything that decides what a simulated tenant contains and how it behaves.
 #[derive(Clone)]
 pub struct SimConfig {
@@ -35,6 +38,12 @@ pub struct SimConfig {
     pub client_secret: String,
     /// The token endpoint answers AADSTS7000222 (expired secret) for the right secret.
     pub secret_expired: bool,
+    /// A certificate registered on the app: client assertions signed by its key are accepted.
+    pub client_certificate: Option<crate::assertion::TrustedCertificate>,
+    /// A federated credential of the app (workload identity federation).
+    pub federated: Option<crate::assertion::FederatedTrust>,
+    /// The managed identity endpoints (App Service `/msi/token`, IMDS).
+    pub managed_identity: ManagedIdentity,
     /// `expires_in` of issued tokens; tokens stop working after it (real time plus any
     /// `Sim::advance`).
     pub token_lifetime: Duration,
@@ -64,6 +73,9 @@ impl std::fmt::Debug for SimConfig {
             .field("client_id", &self.client_id)
             .field("client_secret", &"***")
             .field("secret_expired", &self.secret_expired)
+            .field("client_certificate", &self.client_certificate)
+            .field("federated", &self.federated)
+            .field("managed_identity", &self.managed_identity)
             .field("token_lifetime", &self.token_lifetime)
             .field("throttle_scale", &self.throttle_scale)
             .field("omit_retry_after_rate", &self.omit_retry_after_rate)
@@ -91,6 +103,9 @@ impl Default for SimConfig {
             client_id: DEFAULT_CLIENT_ID.to_string(),
             client_secret: DEFAULT_CLIENT_SECRET.to_string(),
             secret_expired: false,
+            client_certificate: None,
+            federated: None,
+            managed_identity: ManagedIdentity::default(),
             token_lifetime: Duration::from_secs(3599),
             throttle_scale: Some(1.0),
             omit_retry_after_rate: 0.0,
@@ -125,6 +140,32 @@ pub fn default_test_epoch() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 15, 12, 0, 0)
         .single()
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// Managed identities of the simulated host (docs/graph.md §6.5).
+#[derive(Clone, Default)]
+pub struct ManagedIdentity {
+    /// Serve the App Service / Container Apps / Functions endpoint `GET /msi/token`, which
+    /// demands this `X-IDENTITY-HEADER` value.
+    pub identity_header: Option<String>,
+    /// Serve IMDS, `GET /metadata/identity/oauth2/token` (header `Metadata: true`).
+    pub imds: bool,
+    /// Client ids of the user-assigned identities attached (`client_id=`); without
+    /// `client_id` the system-assigned identity answers.
+    pub user_assigned_client_ids: Vec<String>,
+}
+
+impl std::fmt::Debug for ManagedIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagedIdentity")
+            .field(
+                "identity_header",
+                &self.identity_header.as_ref().map(|_| "***"),
+            )
+            .field("imds", &self.imds)
+            .field("user_assigned_client_ids", &self.user_assigned_client_ids)
+            .finish()
+    }
 }
 
 /// Seeded fault rates, each a probability per Graph request (token and admin calls never fault).

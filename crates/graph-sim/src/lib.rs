@@ -22,6 +22,7 @@
 
 mod admin;
 mod app;
+mod assertion;
 mod auth;
 mod batch;
 mod class;
@@ -31,6 +32,7 @@ mod encode;
 mod error;
 mod faults;
 mod generate;
+mod msi;
 mod odata;
 mod removals;
 mod render;
@@ -42,12 +44,13 @@ mod throttle;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub use assertion::{FEDERATED_AUDIENCE, FederatedTrust, TrustedCertificate};
 pub use auth::GRAPH_SCOPE;
 pub use batch::{Change, ChangeBatch};
 pub use class::{EndpointClass, TenantLimit};
 pub use config::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, ExportApi, Faults, SimConfig,
-    Switches, default_test_epoch,
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, ExportApi, Faults,
+    ManagedIdentity, SimConfig, Switches, default_test_epoch,
 };
 pub use error::SimError;
 pub use sim::{Arrival, Counters, Sim};

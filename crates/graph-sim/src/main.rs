@@ -10,8 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::{Parser, ValueEnum};
 use graph_sim::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, ExportApi, Faults, SimConfig,
-    Switches,
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, ExportApi, Faults, FederatedTrust,
+    ManagedIdentity, SimConfig, Switches, TrustedCertificate,
 };
 
 #[derive(Parser, Debug)]
@@ -20,8 +20,9 @@ use graph_sim::{
     version,
     about = "Simulated Microsoft Teams tenant speaking Microsoft Graph v1.0 over HTTP",
     long_about = "Simulated Microsoft Teams tenant speaking Microsoft Graph v1.0 over HTTP.\n\n\
-        Serves the client-credentials token endpoint (POST /{tenant}/oauth2/v2.0/token), Graph \
-        (/v1.0/...) and an admin API (/_sim/...) on one port. The first line printed is\n  \
+        Serves the client-credentials token endpoint (POST /{tenant}/oauth2/v2.0/token; client \
+        secret, certificate and federated assertions), the managed identity endpoints (/msi/token, \
+        IMDS), Graph (/v1.0/...) and an admin API (/_sim/...) on one port. The first line printed is\n  \
         graph: http://127.0.0.1:PORT authority: http://127.0.0.1:PORT\n\
         (Graph root without /v1.0, and the authority host as in AZURE_AUTHORITY_HOST). The accepted \
         scope is https://graph.microsoft.com/.default or <graph url>/.default.\n\n\
@@ -76,6 +77,36 @@ struct Args {
     /// Answer the right secret with AADSTS7000222 (expired secret).
     #[arg(long)]
     secret_expired: bool,
+    /// Register this PEM certificate on the app: the token endpoint then accepts client assertions
+    /// (client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer) signed by its
+    /// key, checking signature, x5t#S256/x5t thumbprint, audience (this token endpoint), iss = sub =
+    /// client id, expiry and jti reuse (AADSTS700027, 700024, 700021, 700023, 50027 otherwise).
+    #[arg(long, value_name = "FILE")]
+    client_certificate: Option<std::path::PathBuf>,
+    /// Trust federated tokens (workload identity) from this issuer; needs --federated-subject and
+    /// --federated-jwks. Assertions must have aud api://AzureADTokenExchange and be signed by a
+    /// JWKS key (AADSTS700211 unknown issuer, 700213 subject, 700212 audience, 700027 signature,
+    /// 700024 expired).
+    #[arg(long, value_name = "URL", requires_all = ["federated_subject", "federated_jwks"])]
+    federated_issuer: Option<String>,
+    /// The trusted subject, e.g. system:serviceaccount:NAMESPACE:NAME.
+    #[arg(long, value_name = "SUB", requires = "federated_issuer")]
+    federated_subject: Option<String>,
+    /// The issuer's signing keys as a JWKS JSON file ({"keys": [{"kty": "RSA", "n": .., "e": ..}]}).
+    #[arg(long, value_name = "FILE", requires = "federated_issuer")]
+    federated_jwks: Option<std::path::PathBuf>,
+    /// Serve the App Service managed identity endpoint GET /msi/token (IDENTITY_ENDPOINT =
+    /// <graph url>/msi/token), demanding this X-IDENTITY-HEADER value (401 otherwise).
+    #[arg(long, value_name = "VALUE")]
+    identity_header: Option<String>,
+    /// Serve IMDS, GET /metadata/identity/oauth2/token with header Metadata: true
+    /// (AZURE_POD_IDENTITY_AUTHORITY_HOST = <graph url>).
+    #[arg(long)]
+    imds: bool,
+    /// Client id of a user-assigned managed identity attached to the host (repeatable); other
+    /// client ids are refused ("Identity not found").
+    #[arg(long = "user-assigned-client-id", value_name = "ID")]
+    user_assigned_client_ids: Vec<String>,
     /// Access token lifetime in seconds (`expires_in`).
     #[arg(long, default_value_t = 3599)]
     token_lifetime: u64,
@@ -158,8 +189,30 @@ fn parse_range(s: &str) -> Result<(u64, u64), String> {
 }
 
 impl Args {
-    fn config(&self) -> SimConfig {
-        SimConfig {
+    fn config(&self) -> Result<SimConfig, String> {
+        let read = |path: &std::path::Path| {
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        };
+        let client_certificate = match &self.client_certificate {
+            Some(path) => Some(
+                TrustedCertificate::from_pem(&read(path)?)
+                    .map_err(|e| format!("--client-certificate {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        let federated = match (
+            &self.federated_issuer,
+            &self.federated_subject,
+            &self.federated_jwks,
+        ) {
+            (Some(issuer), Some(subject), Some(jwks)) => Some(
+                FederatedTrust::new(issuer.clone(), subject.clone(), &read(jwks)?)
+                    .map_err(|e| format!("--federated-jwks {}: {e}", jwks.display()))?,
+            ),
+            _ => None,
+        };
+        Ok(SimConfig {
             seed: self.seed,
             teams: self.teams,
             channels_per_team: self.channels,
@@ -172,6 +225,13 @@ impl Args {
             client_id: self.client_id.clone(),
             client_secret: self.client_secret.clone(),
             secret_expired: self.secret_expired,
+            client_certificate,
+            federated,
+            managed_identity: ManagedIdentity {
+                identity_header: self.identity_header.clone(),
+                imds: self.imds,
+                user_assigned_client_ids: self.user_assigned_client_ids.clone(),
+            },
             token_lifetime: Duration::from_secs(self.token_lifetime),
             throttle_scale: (!self.no_throttle).then_some(self.throttle_scale),
             omit_retry_after_rate: self.omit_retry_after,
@@ -197,7 +257,7 @@ impl Args {
                 members_unauthorized: self.members_unauthorized,
                 delta_tokens_expired: self.delta_tokens_expired,
             },
-        }
+        })
     }
 }
 
@@ -205,7 +265,14 @@ impl Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     let addr = SocketAddr::new(args.host, args.port);
-    let server = match graph_sim::start_on(args.config(), addr).await {
+    let config = match args.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("teams-graph-sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let server = match graph_sim::start_on(config, addr).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!(

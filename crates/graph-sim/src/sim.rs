@@ -67,6 +67,8 @@ pub(crate) struct Inner {
     pub switches: Mutex<Switches>,
     pub counters: Mutex<Counters>,
     pub tokens: Mutex<HashMap<String, crate::auth::IssuedToken>>,
+    /// `jti` of every client assertion accepted, with its `exp`: Entra ID refuses a replay.
+    pub used_jtis: Mutex<HashMap<String, u64>>,
     pub throttle: Mutex<Throttle>,
     /// Seeded generator for latency, faults and omitted Retry-After.
     pub rng: Mutex<SmallRng>,
@@ -105,6 +107,7 @@ impl Sim {
                 tenant: Mutex::new(tenant),
                 counters: Mutex::new(Counters::default()),
                 tokens: Mutex::new(HashMap::new()),
+                used_jtis: Mutex::new(HashMap::new()),
                 throttle: Mutex::new(throttle),
                 rng: Mutex::new(rng),
                 request_seq: AtomicU64::new(0),

@@ -104,6 +104,13 @@ fn help_documents_every_switch() {
         "--missing-channel",
         "--members-unauthorized",
         "--delta-tokens-expired",
+        "--client-certificate",
+        "--federated-issuer",
+        "--federated-subject",
+        "--federated-jwks",
+        "--identity-header",
+        "--imds",
+        "--user-assigned-client-id",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }

@@ -9,8 +9,17 @@ use clap::{ArgMatches, Parser};
 use crate::print_format::PrintFormat;
 
 const AFTER_HELP: &str = "\
-Credentials come from AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or a --profile);
-flags override them. The secret is only ever read from an environment variable.
+Sign-in (--auth) follows the azure-identity conventions:
+  secret             AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET
+  certificate        AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_CERTIFICATE_PATH (PEM with key and
+                     certificate, or PFX with AZURE_CLIENT_CERTIFICATE_PASSWORD)
+  workload-identity  AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE (Kubernetes)
+  managed-identity   IDENTITY_ENDPOINT + IDENTITY_HEADER (App Service, Container Apps, Functions),
+                     else IMDS (VMs); AZURE_CLIENT_ID picks a user-assigned identity
+  azure-cli          the account of `az login`
+  default            the first of these that applies, in that order (DefaultAzureCredential's)
+Without --auth (or a profile's auth), the default chain is used. Flags and the profile override the
+environment. Secrets are only ever read from environment variables.
 
 Exit codes:
   0  every statement succeeded and read everything it asked for
@@ -59,6 +68,11 @@ pub struct Args {
     /// Application (client) id of the app registration [default: $AZURE_CLIENT_ID]
     #[arg(long, value_name = "GUID")]
     pub client_id: Option<String>,
+
+    /// How to sign in: secret, certificate, workload-identity, managed-identity, azure-cli or
+    /// default (see below) [default: default]
+    #[arg(long, value_name = "METHOD")]
+    pub auth: Option<String>,
 
     /// Name of the environment variable holding the client secret [default: AZURE_CLIENT_SECRET]
     #[arg(long, value_name = "NAME")]

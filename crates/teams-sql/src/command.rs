@@ -160,7 +160,8 @@ impl Shell {
             Command::Conn => match self.connection() {
                 None => writeln!(out, "not connected to a tenant")?,
                 Some(c) => {
-                    for (k, v) in c.describe() {
+                    let signed_in = self.teams.as_ref().map(|t| t.client().credential_info());
+                    for (k, v) in c.describe(signed_in) {
                         writeln!(out, "{k:>15}: {v}")?;
                     }
                 }

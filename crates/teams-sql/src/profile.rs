@@ -7,6 +7,7 @@
 //! tenant_id = "6f1c7a52-3b9e-4d2a-8c41-5e0b9d7f2a13"
 //! client_id = "0c8e5b7d-1f24-4a6b-9e3c-7d2a5f8b1e60"
 //! client_secret_env = "CONTOSO_TEAMS_SECRET"
+//! auth = "secret"          # or certificate, workload-identity, managed-identity, azure-cli, default
 //! cloud = "global"
 //! ```
 
@@ -24,6 +25,12 @@ pub struct Profile {
     pub tenant_id: Option<String>,
     pub client_id: Option<String>,
     pub client_secret_env: Option<String>,
+    /// The sign-in method, as `--auth`.
+    pub auth: Option<String>,
+    /// The certificate for `auth = "certificate"` (over `AZURE_CLIENT_CERTIFICATE_PATH`).
+    pub client_certificate_path: Option<String>,
+    /// The federated token for `auth = "workload-identity"` (over `AZURE_FEDERATED_TOKEN_FILE`).
+    pub federated_token_file: Option<String>,
     pub cloud: Option<String>,
     pub graph_endpoint: Option<String>,
     pub authority_host: Option<String>,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use datafusion_teams::{MessageSource, OnForbidden, TeamsOptions, ThrottleScale};
+use graph_client::{AuthMethod, AuthSettings, Secret};
 
 use crate::args::Args;
 use crate::credentials::{
@@ -133,9 +134,25 @@ impl Layers<'_> {
         let secret_env = self
             .pick(&args.client_secret_env, |p| &p.client_secret_env)
             .unwrap_or_else(|| ENV_CLIENT_SECRET.to_string());
-        let secret = credentials::secret_from(self.env, &secret_env);
-        let (tenant_id, client_id, secret) =
-            credentials::app_credentials(tenant_id, client_id, secret, &secret_env)?;
+        let secret =
+            Secret::new(credentials::secret_from(self.env, &secret_env).unwrap_or_default());
+        let chosen = self.pick(&args.auth, |p| &p.auth);
+        let method = match &chosen {
+            Some(m) => m.parse::<AuthMethod>().map_err(ShellError::Usage)?,
+            None => AuthMethod::Default,
+        };
+        // The other methods' settings are the azure-identity variables; a profile may name the
+        // certificate and the federated token file (paths, not secrets) of its tenant.
+        let mut auth = AuthSettings::from_lookup(method, self.env);
+        if let Some(p) = self.profile {
+            if let Some(path) = &p.client_certificate_path {
+                auth.certificate_path = Some(path.into());
+            }
+            if let Some(path) = &p.federated_token_file {
+                auth.federated_token_file = Some(path.into());
+            }
+        }
+        let (tenant_id, client_id) = (tenant_id.unwrap_or_default(), client_id.unwrap_or_default());
 
         let cloud_name = self
             .pick(&args.cloud, |p| &p.cloud)
@@ -152,11 +169,13 @@ impl Layers<'_> {
             }
             None => None,
         };
-        Ok(Connection {
+        let connection = Connection {
             tenant_id,
             client_id,
             secret,
             secret_env: credentials::shown_env_name(&secret_env),
+            auth,
+            auth_explicit: chosen.is_some(),
             cloud_name,
             graph_endpoint: self.pick(&args.graph_endpoint, |p| &p.graph_endpoint),
             authority_host: self.or_env(
@@ -173,7 +192,9 @@ impl Layers<'_> {
             request_timeout,
             max_pages: self.pick(&args.max_pages, |p| &p.max_pages),
             origin,
-        })
+        };
+        credentials::check_method(&connection, (self.env)("PATH").as_deref())?;
+        Ok(connection)
     }
 
     fn demo_clock(&self) -> Result<Option<DateTime<Utc>>> {
@@ -313,7 +334,7 @@ mod tests {
             Some("https://login.microsoftonline.us")
         );
         assert_eq!(c.origin, Origin::Profile("p".into()));
-        let shown = format!("{c:?} {:?}", c.describe());
+        let shown = format!("{c:?} {:?}", c.describe(None));
         assert!(!shown.contains("s3cr3t-value"), "{shown}");
         assert!(shown.contains("MY_SECRET"), "{shown}");
     }
@@ -435,5 +456,103 @@ mod tests {
     fn the_demo_needs_no_credentials() {
         let settings = super::resolve(&args(&["--demo"]), &|_: &str| None).unwrap();
         assert!(matches!(settings.tenant, Tenant::Demo));
+    }
+
+    #[test]
+    fn auth_comes_from_the_flag_then_the_profile_and_each_method_names_what_it_lacks() {
+        let ids = env_of(&[("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "c")]);
+        let err = resolve(&args(&["--auth", "kerberos"]), None, &ids).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{err}");
+        assert!(err.to_string().contains("workload-identity"), "{err}");
+
+        for (method, var) in [
+            ("secret", "AZURE_CLIENT_SECRET"),
+            ("certificate", "AZURE_CLIENT_CERTIFICATE_PATH"),
+            ("workload-identity", "AZURE_FEDERATED_TOKEN_FILE"),
+        ] {
+            let err = resolve(&args(&["--auth", method]), None, &ids).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{method}: {err}");
+            assert!(err.to_string().contains(var), "{method}: {err}");
+        }
+
+        // Managed identity and the Azure CLI need no variables; the profile can choose.
+        let profile = (
+            "vm".to_string(),
+            Profile {
+                auth: Some("managed-identity".into()),
+                ..Profile::default()
+            },
+        );
+        let c = resolve(&args(&[]), Some(&profile), &env_of(&[])).unwrap();
+        assert_eq!(c.auth.method, graph_client::AuthMethod::ManagedIdentity);
+        assert!(c.auth_explicit);
+        let c = resolve(
+            &args(&["--auth", "azure-cli"]),
+            Some(&profile),
+            &env_of(&[]),
+        )
+        .unwrap();
+        assert_eq!(c.auth.method, graph_client::AuthMethod::AzureCli);
+
+        // Without --auth, the default chain, once something in the environment can sign in.
+        let env = env_of(&[
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            (
+                "AZURE_FEDERATED_TOKEN_FILE",
+                "/var/run/secrets/azure/tokens/azure-identity-token",
+            ),
+        ]);
+        let c = resolve(&args(&[]), None, &env).unwrap();
+        assert_eq!(c.auth.method, graph_client::AuthMethod::Default);
+        assert!(!c.auth_explicit);
+    }
+
+    #[test]
+    fn conn_never_shows_the_pfx_password_or_the_identity_header() {
+        let env = env_of(&[
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", "/etc/teams-sql/app.pfx"),
+            ("AZURE_CLIENT_CERTIFICATE_PASSWORD", "pfx-pass-7Hq"),
+            ("IDENTITY_ENDPOINT", "http://localhost:42356/msi/token"),
+            ("IDENTITY_HEADER", "hdr-secret-2Kd"),
+        ]);
+        let c = resolve(&args(&["--auth", "certificate"]), None, &env).unwrap();
+        let shown = format!("{c:?} {:?}", c.describe(None));
+        assert!(shown.contains("/etc/teams-sql/app.pfx"), "{shown}");
+        assert!(
+            !shown.contains("pfx-pass-7Hq") && !shown.contains("hdr-secret-2Kd"),
+            "{shown}"
+        );
+        assert!(c.secret_appears_in("SELECT 'pfx-pass-7Hq'"));
+        assert!(c.secret_appears_in("-- hdr-secret-2Kd"));
+    }
+
+    #[test]
+    fn a_profile_names_its_certificate_over_the_environment() {
+        let env = env_of(&[
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", "/env/app.pem"),
+        ]);
+        let profile = (
+            "contoso".to_string(),
+            Profile {
+                auth: Some("certificate".into()),
+                client_certificate_path: Some("/etc/teams-sql/contoso.pem".into()),
+                ..Profile::default()
+            },
+        );
+        let c = resolve(&args(&[]), Some(&profile), &env).unwrap();
+        assert_eq!(
+            c.auth.certificate_path.as_deref(),
+            Some(std::path::Path::new("/etc/teams-sql/contoso.pem"))
+        );
+        let c = resolve(&args(&["--auth", "certificate"]), None, &env).unwrap();
+        assert_eq!(
+            c.auth.certificate_path.as_deref(),
+            Some(std::path::Path::new("/env/app.pem"))
+        );
     }
 }

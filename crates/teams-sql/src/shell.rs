@@ -3,7 +3,6 @@
 
 use datafusion::prelude::SessionContext;
 use datafusion_teams::{TeamsConfig, TeamsHandle};
-use graph_client::GraphClient;
 
 use crate::credentials::Connection;
 use crate::demo::{self, DemoTenant};
@@ -64,7 +63,7 @@ impl Shell {
             }
             Tenant::Entra(conn) => (None, *conn),
         };
-        let client = GraphClient::new(connection.graph_config()?)?;
+        let client = connection.client()?;
         if let Some(scale) = options.throttle_scale {
             // Requests outside scans (catalog browsing) are paced by it too.
             client.set_throttle_scale(scale.get());

@@ -81,7 +81,9 @@ pub fn router(app: App) -> Router {
             graph_route(&app, MessageGet, messages::get_reply),
         )
         .route("/v1.0/{*rest}", get(unknown_segment))
-        .route("/{tenant}/oauth2/v2.0/token", post(crate::auth::token));
+        .route("/{tenant}/oauth2/v2.0/token", post(crate::auth::token))
+        .route("/msi/token", get(crate::msi::app_service))
+        .route("/metadata/identity/oauth2/token", get(crate::msi::imds));
     // Routes carry the full `/v1.0` path (no nesting) so that handlers see the path as requested
     // and can build links from it.
     v1.nest("/_sim", crate::admin::router()).with_state(app)
