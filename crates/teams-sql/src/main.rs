@@ -25,6 +25,7 @@ mod script;
 mod session;
 mod spool;
 mod stats;
+mod sync;
 mod url_tables;
 
 use std::io::{IsTerminal, Read};
@@ -37,6 +38,9 @@ use crate::error::{Result, ShellError};
 use crate::exec::{Flow, Shell, run_script};
 
 fn main() -> ExitCode {
+    if sync::requested() {
+        return sync::main();
+    }
     let matches = Args::command().get_matches();
     let args = match Args::from_arg_matches(&matches) {
         Ok(args) => args,

@@ -320,7 +320,7 @@ fn time_filter(scan: &Scan, with_upper: bool) -> Result<Option<Filter>, TeamsErr
 /// Runs `first` (the first request of a source whose availability is learned once per run),
 /// under the run's lock for that source so concurrent teams or channels do not all probe a
 /// refusing endpoint. `refused` recognises the documented refusal.
-async fn probe(
+pub(crate) async fn probe(
     scan: &Arc<Scan>,
     lock: &tokio::sync::Mutex<Availability>,
     req: &GraphRequest,
@@ -364,18 +364,18 @@ async fn probe(
     }
 }
 
-enum Probe {
+pub(crate) enum Probe {
     First(Page),
     /// Refused; `Some` the first time in this run (the caller writes the notice).
     Refused(Option<GraphError>),
     Skipped,
 }
 
-fn export_refused(e: &GraphError) -> bool {
+pub(crate) fn export_refused(e: &GraphError) -> bool {
     matches!(e, GraphError::ExportUnavailable { .. })
 }
 
-fn delta_refused(e: &GraphError) -> bool {
+pub(crate) fn delta_refused(e: &GraphError) -> bool {
     matches!(e, GraphError::DeltaUnsupported { .. })
         || (e.status() == Some(400) && !matches!(e, GraphError::Throttled { .. }))
 }
