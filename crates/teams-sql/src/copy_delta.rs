@@ -727,7 +727,11 @@ pub(crate) async fn merge(
                 .map(|f| {
                     let name = f.name();
                     if keys.contains(name) {
-                        Expr::Column(Column::new_unqualified(name.clone()))
+                        datafusion::logical_expr::cast(
+                            Expr::Column(Column::new_unqualified(name.clone())),
+                            f.data_type().clone(),
+                        )
+                        .alias(name)
                     } else {
                         datafusion::logical_expr::cast(
                             lit(ScalarValue::Null),

@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::{Column, JoinType};
 use datafusion::datasource::MemTable;
-use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::{Expr, cast};
 use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion_teams::Table;
 use deltalake::DeltaTable;
@@ -202,21 +202,18 @@ impl Lake {
             return Ok(None);
         }
         let col = |q: &str, k: &str| Expr::Column(Column::new(Some(q), k));
+        // Keys are strings; the reader may hand them out as views: compare them as Utf8.
+        let key_text =
+            |k: &String| cast(Expr::Column(Column::new_unqualified(k)), DataType::Utf8).alias(k);
         let target = self
             .read(table)
             .await?
             .filter(scope.clone())?
-            .select(
-                keys.iter()
-                    .map(|k| Expr::Column(Column::new_unqualified(k))),
-            )?
+            .select(keys.iter().map(key_text))?
             .alias("t")?;
         let source = upserts
             .clone()
-            .select(
-                keys.iter()
-                    .map(|k| Expr::Column(Column::new_unqualified(k))),
-            )?
+            .select(keys.iter().map(key_text))?
             .alias("s")?;
         let on: Vec<Expr> = keys.iter().map(|k| col("t", k).eq(col("s", k))).collect();
         let gone = target

@@ -196,9 +196,9 @@ impl Run {
         let columns = if wanted { "*" } else { "id" };
         self.progress("sync: listing teams");
         let sql = format!("SELECT {columns} FROM teams.teams{filter}");
-        let mut rows = Materializer::new(Table::Teams.schema(), MATERIALIZE_IN_MEMORY_BYTES);
         let mut ids = BTreeSet::new();
         let mut stream = self.lake.ctx.sql(&sql).await?.execute_stream().await?;
+        let mut rows = Materializer::new(stream.schema(), MATERIALIZE_IN_MEMORY_BYTES);
         while let Some(batch) = stream.next().await {
             let batch = batch?;
             ids.extend(strings(&batch, "id"));
@@ -265,7 +265,7 @@ impl Run {
     /// refused is known and nothing of it is deleted; one commit for the table.
     async fn snapshot_stage(&mut self, table: Table) -> Result<()> {
         let delta = self.lake.open(table, self.partition_by.as_deref()).await?;
-        let mut rows = Materializer::new(table.schema(), MATERIALIZE_IN_MEMORY_BYTES);
+        let mut rows: Option<Materializer> = None;
         let mut complete = Vec::new();
         let teams = self.teams.clone();
         self.summaries.entry(table).or_default().teams = teams.len();
@@ -275,7 +275,7 @@ impl Run {
                 table.name(),
                 i + 1,
                 teams.len(),
-                rows.rows()
+                rows.as_ref().map_or(0, Materializer::rows)
             ));
             let sql = format!(
                 "SELECT * FROM teams.{} WHERE team_id = {}",
@@ -283,6 +283,10 @@ impl Run {
                 quote(team)
             );
             let mut stream = self.lake.ctx.sql(&sql).await?.execute_stream().await?;
+            // The query's own schema (the table's columns as the provider states them).
+            let rows = rows.get_or_insert_with(|| {
+                Materializer::new(stream.schema(), MATERIALIZE_IN_MEMORY_BYTES)
+            });
             let mut ids = Vec::new();
             while let Some(batch) = stream.next().await {
                 let batch = batch?;
@@ -309,6 +313,8 @@ impl Run {
                 None => gone,
             });
         }
+        let rows =
+            rows.unwrap_or_else(|| Materializer::new(table.schema(), MATERIALIZE_IN_MEMORY_BYTES));
         let batch = Batch {
             upserts: rows.finish(&self.lake.ctx).await?,
             delete_scope: scope,
