@@ -442,4 +442,44 @@ mod tests {
             );
         }
     }
+
+    /// The simulator is the only Graph every test and bench runs against, so its classes and
+    /// limits must be the ones this pacer schedules by: the same class names, the same classes
+    /// sharing one tenant bucket, and never a paced rate above what the simulator admits.
+    #[test]
+    fn classes_and_limits_agree_with_the_simulator() {
+        let ours: Vec<&str> = EndpointClass::ALL.iter().map(|c| c.as_str()).collect();
+        let sims: Vec<&str> = graph_sim::EndpointClass::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(ours, sims);
+        let limits = ThrottleLimits::microsoft();
+        let pacer = Pacer::new(limits.clone());
+        for (ours, sims) in EndpointClass::ALL.iter().zip(graph_sim::EndpointClass::ALL) {
+            assert_eq!(ours.is_protected_api(), sims.is_protected_api(), "{ours}");
+            let row = pacer.row_of[ours.index()].expect("every class has a tenant row");
+            let sim_limit = sims.tenant_limit();
+            // Pacing slower than the simulator is safe; faster would be throttled.
+            assert!(limits.per_tenant[row].rps <= sim_limit.rps, "{ours}");
+            if *ours != EndpointClass::GroupsList {
+                // /groups is paced at "other GET" on purpose (see microsoft()); every Teams
+                // class is paced at exactly its documented row.
+                assert_eq!(limits.per_tenant[row].rps, sim_limit.rps, "{ours}");
+            }
+            // Two classes share a simulator bucket exactly when they share a pacing row.
+            for (o2, s2) in EndpointClass::ALL.iter().zip(graph_sim::EndpointClass::ALL) {
+                if *ours == EndpointClass::GroupsList || *o2 == EndpointClass::GroupsList {
+                    continue;
+                }
+                assert_eq!(
+                    pacer.row_of[o2.index()] == Some(row),
+                    s2.tenant_limit().bucket == sim_limit.bucket,
+                    "{ours} and {o2}"
+                );
+            }
+        }
+        assert_eq!(limits.per_team_rps, graph_sim::TEAM_RATE);
+        assert_eq!(limits.per_channel_rps, graph_sim::CHANNEL_RATE);
+    }
 }

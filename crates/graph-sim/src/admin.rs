@@ -11,9 +11,9 @@ use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::app::App;
 use crate::config::Switches;
 use crate::error::SimError;
-use crate::routes::App;
 
 fn sim_error(e: SimError) -> Response {
     let status = match e {

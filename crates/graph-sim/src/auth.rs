@@ -13,9 +13,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::app::App;
 use crate::encode::{b64_decode, b64url, fnv, mix};
 use crate::error::ApiError;
-use crate::routes::App;
 use crate::sim::{Sim, lock};
 
 pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";

@@ -1,74 +1,41 @@
-//! Small encoders the simulator needs: base64 (opaque tokens, membership ids, HTTP Basic),
+//! Small encoders the simulator needs: base64 (opaque tokens, membership ids, HTTP Basic) on
+//! the `base64` crate,
 //! Graph's timestamp format, GUIDs and hex ids drawn from a seeded generator.
 
 use rand::Rng;
 
 use crate::clock::Millis;
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+use base64::Engine;
+use base64::alphabet;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{
+    GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE_NO_PAD,
+};
 
-fn encode_with(data: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = [
-            alphabet[(n >> 18) as usize & 63],
-            alphabet[(n >> 12) as usize & 63],
-            alphabet[(n >> 6) as usize & 63],
-            alphabet[n as usize & 63],
-        ];
-        let keep = chunk.len() + 1;
-        for &c in &chars[..keep] {
-            out.push(c as char);
-        }
-        if pad {
-            for _ in keep..4 {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+/// Decoders that take input padded or not: HTTP Basic credentials come padded, our own tokens
+/// unpadded, and clients are free to add or strip padding.
+const LENIENT: GeneralPurposeConfig =
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
 
 /// Standard base64 with padding (membership ids look like this, `=` included).
 pub fn b64(data: &[u8]) -> String {
-    encode_with(data, B64, true)
+    STANDARD.encode(data)
 }
 
 /// URL-safe base64 without padding, for opaque tokens placed in query strings.
 pub fn b64url(data: &[u8]) -> String {
-    encode_with(data, B64URL, false)
+    URL_SAFE_NO_PAD.encode(data)
 }
 
 /// Decodes standard or URL-safe base64, padded or not. `None` on anything else.
 pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut bits: u32 = 0;
-    let mut nbits = 0u32;
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for c in s.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        bits = (bits << 6) | u32::from(v);
-        nbits += 6;
-        if nbits >= 8 {
-            nbits -= 8;
-            out.push((bits >> nbits) as u8);
-            bits &= (1 << nbits) - 1;
-        }
-    }
-    Some(out)
+    STANDARD_LENIENT
+        .decode(s)
+        .or_else(|_| URL_SAFE_LENIENT.decode(s))
+        .ok()
 }
 
 /// Graph's DateTimeOffset rendering. Real responses carry 2 or 3 fractional digits (docs/graph.md

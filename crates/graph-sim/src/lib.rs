@@ -21,8 +21,10 @@
 //! ```
 
 mod admin;
+mod app;
 mod auth;
 mod batch;
+mod class;
 mod clock;
 mod config;
 mod encode;
@@ -42,6 +44,7 @@ use std::sync::Arc;
 
 pub use auth::GRAPH_SCOPE;
 pub use batch::{Change, ChangeBatch};
+pub use class::{EndpointClass, TenantLimit};
 pub use config::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, ExportApi, Faults, SimConfig,
     Switches, default_test_epoch,
@@ -49,21 +52,8 @@ pub use config::{
 pub use error::SimError;
 pub use sim::{Counters, Sim};
 
-/// Endpoint class names used as keys of [`Counters`].
-pub const ENDPOINT_CLASSES: [&str; 12] = [
-    "teams_list",
-    "team_get",
-    "groups_list",
-    "channels_list",
-    "all_channels_list",
-    "channel_get",
-    "members_list",
-    "messages_list",
-    "message_get",
-    "replies_list",
-    "messages_delta",
-    "get_all_messages",
-];
+/// Per-team and per-channel rates (requests per second) at throttle scale 1.
+pub use throttle::{CHANNEL_RATE, TEAM_RATE};
 
 /// A running simulator: one HTTP listener serving the token endpoint, Graph and `/_sim/`.
 pub struct SimServer {
@@ -94,7 +84,7 @@ pub async fn start_on(cfg: SimConfig, addr: SocketAddr) -> std::io::Result<SimSe
     let sim = tokio::task::spawn_blocking(move || Sim::new(cfg))
         .await
         .map_err(|e| std::io::Error::other(format!("tenant generation failed: {e}")))?;
-    let app = routes::App {
+    let app = app::App {
         sim: sim.clone(),
         base: Arc::from(format!("http://{addr}")),
     };

@@ -1,32 +1,18 @@
 //! Microsoft's Teams throttling limits as token buckets (docs/graph.md §4.2, §9.4): one request per
-//! second per channel, four per team, and a per-tenant rate for each request class. A request is
+//! second per channel, four per team, and a per-tenant rate for each request class
+//! ([`crate::EndpointClass::tenant_limit`]). A request is
 //! admitted only when every bucket it falls under has a token; otherwise it gets a 429 whose
 //! Retry-After is the time until all of them have one again (fractional, as documented in 1.3).
 //!
 //! Buckets hold one second's worth of tokens, but at least two: a client that paces itself exactly
-//! at the documented rate, with ordinary network jitter, must never be refused. The groups
-//! endpoint is not a Teams API; it gets the identity limit for a small tenant, 3500 resource units
-//! per 10 s at cost 1 (docs/graph.md §4.4).
+//! at the documented rate, with ordinary network jitter, must never be refused.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-/// Per-tenant rate (requests per second) of each endpoint class.
-pub fn tenant_rate(class: &str) -> (f64, f64) {
-    match class {
-        // "GET channel message" row: 20 rps per app per tenant; list/replies/delta have no row of
-        // their own and fall under it (docs/graph.md §4.4).
-        "messages_list" | "message_get" | "replies_list" | "messages_delta" => (20.0, 20.0),
-        "members_list" | "channels_list" | "all_channels_list" => (60.0, 60.0),
-        "get_all_messages" => (200.0, 200.0),
-        // 3500 resource units per 10 s: rate 350/s, burst 3500.
-        "groups_list" => (350.0, 3500.0),
-        // GET team and "Other GET API calls for Microsoft Teams".
-        _ => (30.0, 30.0),
-    }
-}
-
+/// "A maximum of four requests per second per app can be issued on a given team."
 pub const TEAM_RATE: f64 = 4.0;
+/// "A maximum of one request per second per app per tenant can be issued on a given channel."
 pub const CHANNEL_RATE: f64 = 1.0;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

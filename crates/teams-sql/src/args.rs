@@ -1,5 +1,5 @@
 //! Command-line arguments (clap). Credentials are deliberately not read through clap's `env`
-//! support: `credentials.rs` resolves flags, profile and environment in one documented order and
+//! support: `settings.rs` resolves flags, profile and environment in one documented order and
 //! the secret itself never appears on the command line or in `--help`.
 
 use std::path::PathBuf;
@@ -117,7 +117,7 @@ pub struct Args {
     pub allow_partial: bool,
 
     /// Most rows a `table` result shows (0 = all); csv/json/ndjson are never cut
-    #[arg(long, value_name = "N", default_value_t = crate::exec::DEFAULT_MAX_ROWS)]
+    #[arg(long, value_name = "N", default_value_t = crate::print_format::DEFAULT_MAX_ROWS)]
     pub maxrows: usize,
 
     /// Print only data: no row counts, timings or Graph request summaries on stderr

@@ -1,11 +1,19 @@
-//! Backslash commands of the REPL (and of scripts), parsed separately from their execution so
-//! the grammar is testable without a session. The names follow datafusion-cli (`\d`, `\h`,
+//! Backslash commands of the REPL (and of scripts): their grammar, testable without a session,
+//! and what they do. Catalog questions (`\d`) are answered by `catalog.rs`. The names follow datafusion-cli (`\d`, `\h`,
 //! `\i`, `\quiet`, `\pset format`) and psql where datafusion-cli has none (`\timing`, `\conn`).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use datafusion::arrow::array::RecordBatch;
+use datafusion::error::DataFusionError;
+
+use crate::catalog;
+use crate::error::Result;
+use crate::functions;
 use crate::print_format::PrintFormat;
+use crate::shell::Shell;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -49,7 +57,7 @@ SQL statements end with `;` and may span lines. Ctrl-C cancels a running query.
 SELECT * FROM 'file.parquet' (or .csv, .json, a directory, an s3:// az:// gs:// URL) reads files.
 COPY (query) TO 'path' STORED AS PARQUET | CSV | JSON | DELTA [OPTIONS (...)] exports results.";
 
-fn on_off(name: &str, v: &str) -> Result<bool, String> {
+fn on_off(name: &str, v: &str) -> std::result::Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
         "on" | "true" | "t" | "yes" | "y" => Ok(true),
         "off" | "false" | "f" | "no" | "n" => Ok(false),
@@ -57,14 +65,14 @@ fn on_off(name: &str, v: &str) -> Result<bool, String> {
     }
 }
 
-fn format_arg(f: &str) -> Result<Command, String> {
+fn format_arg(f: &str) -> std::result::Result<Command, String> {
     f.parse().map(|f| Command::Format(Some(f)))
 }
 
 impl FromStr for Command {
     type Err = String;
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         let s = s.trim().trim_end_matches(';').trim();
         let body = s.strip_prefix('\\').unwrap_or(s);
         let (name, rest) = match body.split_once(char::is_whitespace) {
@@ -111,6 +119,66 @@ impl FromStr for Command {
             ) => Err(format!("\\{name}: too many arguments (see \\?)")),
             _ => Err(format!("unknown command '\\{body}' (\\? lists commands)")),
         }
+    }
+}
+
+impl Shell {
+    /// Runs one backslash command; its answer goes to `out`, settings changes to stderr.
+    pub async fn run_command(&mut self, cmd: Command, out: &mut dyn Write) -> Result<()> {
+        match cmd {
+            // They steer the script being run, so the script runner (exec.rs) takes them.
+            Command::Quit | Command::Include(_) => {}
+            Command::Help => writeln!(out, "{}", HELP)?,
+            Command::Timing(v) => {
+                self.print.timing = v.unwrap_or(!self.print.timing);
+                eprintln!("timing is {}", if self.print.timing { "on" } else { "off" });
+            }
+            Command::MaxRows(None) => eprintln!("table row limit is {}", self.print.max_rows),
+            Command::MaxRows(Some(n)) => {
+                self.print.max_rows = n;
+                eprintln!("table row limit is {n}");
+            }
+            Command::Quiet(None) => {
+                eprintln!(
+                    "quiet mode is {}",
+                    if self.print.quiet { "on" } else { "off" }
+                )
+            }
+            Command::Quiet(Some(q)) => {
+                self.print.quiet = q;
+                eprintln!("quiet mode is {}", if q { "on" } else { "off" });
+            }
+            Command::ListFunctions => self.print(functions::list(&self.ctx.state())?, out)?,
+            Command::FunctionHelp(name) => {
+                write!(out, "{}", functions::help(&self.ctx.state(), &name)?)?;
+            }
+            Command::Format(None) => eprintln!("output format is {}", self.print.format),
+            Command::Format(Some(f)) => {
+                self.print.format = f;
+                eprintln!("output format is {}", self.print.format);
+            }
+            Command::Conn => match self.connection() {
+                None => writeln!(out, "not connected to a tenant")?,
+                Some(c) => {
+                    for (k, v) in c.describe() {
+                        writeln!(out, "{k:>15}: {v}")?;
+                    }
+                }
+            },
+            Command::ListTables => self.print(catalog::list_tables(&self.ctx).await?, out)?,
+            Command::Describe(name) => {
+                self.print(catalog::describe(&self.ctx, &name).await?, out)?
+            }
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    fn print(&self, batch: RecordBatch, out: &mut dyn Write) -> Result<()> {
+        self.print
+            .print_batches(batch.schema(), &[batch], out)
+            .map_err(DataFusionError::from)?;
+        Ok(())
     }
 }
 

@@ -35,7 +35,6 @@ use object_store::path::Path;
 use crate::destinations;
 use crate::destinations::staging::{Staging, Target};
 use crate::error::{Result, ShellError};
-use crate::session::TEAMS_SCHEMA;
 use crate::spool;
 
 /// Registered under the extension `delta` so that `STORED AS DELTA` plans; never executes.
@@ -804,7 +803,7 @@ pub fn inferred_keys(plan: &LogicalPlan) -> Option<Vec<String>> {
             LogicalPlan::TableScan(scan) => {
                 let schema_ok = match scan.table_name.schema() {
                     None => true,
-                    Some(s) => s == TEAMS_SCHEMA,
+                    Some(s) => s == datafusion_teams::SCHEMA_NAME,
                 };
                 if !schema_ok {
                     return None;

@@ -1,15 +1,13 @@
-//! Which tenant and app the shell connects as. Precedence, highest first: command-line flags,
-//! the selected profile, then the `AZURE_*` environment variables that azure-identity and the
-//! Azure CLI use. The secret is only ever read from an environment variable.
+//! Which tenant and app the shell connects as, and what a complete set of credentials is.
+//! Where each value comes from (flags, profile, environment) is decided in `settings.rs`. The
+//! secret is only ever read from an environment variable.
 
 use std::fmt;
 use std::time::Duration;
 
 use graph_client::{Cloud, GraphConfig, Secret};
 
-use crate::args::Args;
 use crate::error::{Result, ShellError};
-use crate::profile::Profile;
 
 pub const ENV_TENANT_ID: &str = "AZURE_TENANT_ID";
 pub const ENV_CLIENT_ID: &str = "AZURE_CLIENT_ID";
@@ -29,7 +27,8 @@ pub enum Origin {
 pub struct Connection {
     pub tenant_id: String,
     pub client_id: String,
-    secret: Secret,
+    /// Redacted in `Debug` and `Display`; read only through `expose()`.
+    pub secret: Secret,
     /// The environment variable the secret came from, as it may be shown (by `\conn`): see
     /// [`shown_env_name`].
     pub secret_env: String,
@@ -63,7 +62,7 @@ pub fn shown_env_name(name: &str) -> String {
 
 /// The secret from the variable `name`; names the platform cannot hold (empty, `=` or NUL,
 /// on which lookups may panic) are simply unset.
-fn secret_from(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+pub fn secret_from(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     if name.is_empty() || name.contains(['=', '\0']) {
         return None;
     }
@@ -189,7 +188,7 @@ impl Connection {
     }
 }
 
-fn parse_cloud(name: &str) -> Result<Cloud> {
+pub fn parse_cloud(name: &str) -> Result<Cloud> {
     name.parse::<Cloud>().map_err(|_| {
         ShellError::Usage(format!(
             "unknown cloud '{name}': expected global, usgov, usgov-dod or china"
@@ -197,33 +196,14 @@ fn parse_cloud(name: &str) -> Result<Cloud> {
     })
 }
 
-/// Resolves flags, profile and environment into a connection, or explains exactly what is
-/// missing. `env` is injected so tests do not depend on the process environment.
-pub fn resolve(
-    args: &Args,
-    profile: Option<&(String, Profile)>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Connection> {
-    let p = profile.map(|(_, p)| p);
-    let env_nonempty = |k: &str| env(k).filter(|v| !v.trim().is_empty());
-
-    let tenant_id = args
-        .tenant_id
-        .clone()
-        .or_else(|| p.and_then(|p| p.tenant_id.clone()))
-        .or_else(|| env_nonempty(ENV_TENANT_ID));
-    let client_id = args
-        .client_id
-        .clone()
-        .or_else(|| p.and_then(|p| p.client_id.clone()))
-        .or_else(|| env_nonempty(ENV_CLIENT_ID));
-    let secret_env = args
-        .client_secret_env
-        .clone()
-        .or_else(|| p.and_then(|p| p.client_secret_env.clone()))
-        .unwrap_or_else(|| ENV_CLIENT_SECRET.to_string());
-    let secret = secret_from(env, &secret_env);
-
+/// The three values an app registration signs in with, or an error naming each one missing
+/// and how to set it. `secret_env` is the variable the secret was looked up in.
+pub fn app_credentials(
+    tenant_id: Option<String>,
+    client_id: Option<String>,
+    secret: Option<String>,
+    secret_env: &str,
+) -> Result<(String, String, Secret)> {
     let mut missing = Vec::new();
     if tenant_id.is_none() {
         missing.push(format!("{ENV_TENANT_ID} (or --tenant-id)"));
@@ -238,63 +218,14 @@ pub fn resolve(
             format!(
                 "{} (named by client_secret_env / --client-secret-env); give the NAME of a \
                  variable that holds the secret, never the secret itself",
-                shown_env_name(&secret_env)
+                shown_env_name(secret_env)
             )
         });
     }
-    let (Some(tenant_id), Some(client_id), Some(secret)) = (tenant_id, client_id, secret) else {
-        return Err(ShellError::Credentials(missing_message(&missing)));
-    };
-
-    let cloud_name = args
-        .cloud
-        .clone()
-        .or_else(|| p.and_then(|p| p.cloud.clone()))
-        .unwrap_or_else(|| "global".to_string());
-    parse_cloud(&cloud_name)?;
-    let graph_endpoint = args
-        .graph_endpoint
-        .clone()
-        .or_else(|| p.and_then(|p| p.graph_endpoint.clone()));
-    let authority_host = args
-        .authority_host
-        .clone()
-        .or_else(|| p.and_then(|p| p.authority_host.clone()))
-        .or_else(|| env_nonempty(ENV_AUTHORITY_HOST));
-    let allow_custom_authority =
-        args.allow_custom_authority || p.and_then(|p| p.allow_custom_authority).unwrap_or(false);
-    let request_timeout = match args
-        .request_timeout
-        .or_else(|| p.and_then(|p| p.request_timeout))
-    {
-        Some(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => {
-            Some(Duration::from_secs_f64(secs))
-        }
-        Some(secs) => {
-            return Err(ShellError::Usage(format!(
-                "request timeout {secs} s: give a number of seconds above 0 and at most 86400"
-            )));
-        }
-        None => None,
-    };
-    let max_pages = args.max_pages.or_else(|| p.and_then(|p| p.max_pages));
-    let origin = match profile {
-        Some((name, _)) => Origin::Profile(name.clone()),
-        None => Origin::Environment,
-    };
-    Ok(Connection {
-        tenant_id,
-        client_id,
-        secret: Secret::new(secret),
-        secret_env: shown_env_name(&secret_env),
-        cloud_name,
-        graph_endpoint,
-        authority_host,
-        allow_custom_authority,
-        request_timeout,
-        max_pages,
-        origin,
-    })
+    match (tenant_id, client_id, secret) {
+        (Some(t), Some(c), Some(s)) => Ok((t, c, Secret::new(s))),
+        _ => Err(ShellError::Credentials(missing_message(&missing))),
+    }
 }
 
 fn missing_message(missing: &[String]) -> String {
@@ -312,133 +243,4 @@ fn missing_message(missing: &[String]) -> String {
          registration\" in the README).\nTo try teams-sql without a tenant: teams-sql --demo",
     );
     msg
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-    use std::collections::HashMap;
-
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k: &str| map.get(k).cloned()
-    }
-
-    fn args(extra: &[&str]) -> Args {
-        let mut v = vec!["teams-sql"];
-        v.extend_from_slice(extra);
-        Args::parse_from(v)
-    }
-
-    #[test]
-    fn missing_credentials_name_each_variable_and_the_readme() {
-        let env = env_of(&[("AZURE_CLIENT_ID", "c")]);
-        let err = resolve(&args(&[]), None, &env).unwrap_err().to_string();
-        assert!(err.contains("AZURE_TENANT_ID"), "{err}");
-        assert!(err.contains("AZURE_CLIENT_SECRET"), "{err}");
-        assert!(!err.contains("AZURE_CLIENT_ID (or"), "{err}");
-        assert!(err.contains("Azure app registration"), "{err}");
-        assert!(err.contains("ChannelMessage.Read.All"), "{err}");
-    }
-
-    #[test]
-    fn flags_override_profile_override_environment() {
-        let env = env_of(&[
-            ("AZURE_TENANT_ID", "env-t"),
-            ("AZURE_CLIENT_ID", "env-c"),
-            ("MY_SECRET", "s3cr3t-value"),
-            ("AZURE_AUTHORITY_HOST", "https://login.example"),
-        ]);
-        let profile = (
-            "p".to_string(),
-            Profile {
-                client_id: Some("prof-c".into()),
-                client_secret_env: Some("MY_SECRET".into()),
-                cloud: Some("usgov".into()),
-                ..Profile::default()
-            },
-        );
-        let c = resolve(&args(&["--tenant-id", "flag-t"]), Some(&profile), &env).unwrap();
-        assert_eq!(c.tenant_id, "flag-t");
-        assert_eq!(c.client_id, "prof-c");
-        assert_eq!(c.cloud_name, "usgov");
-        assert_eq!(c.authority_host.as_deref(), Some("https://login.example"));
-        assert_eq!(c.origin, Origin::Profile("p".into()));
-        let shown = format!("{c:?} {:?}", c.describe());
-        assert!(!shown.contains("s3cr3t-value"), "{shown}");
-        assert!(shown.contains("MY_SECRET"), "{shown}");
-    }
-
-    #[test]
-    fn secret_from_named_variable_missing_is_reported_by_that_name() {
-        let env = env_of(&[("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "c")]);
-        let err = resolve(&args(&["--client-secret-env", "TEAMS_SECRET"]), None, &env)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("TEAMS_SECRET"), "{err}");
-    }
-
-    #[test]
-    fn a_secret_given_as_the_variable_name_is_never_echoed() {
-        let env = env_of(&[("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "c")]);
-        for pasted in ["Ab8Q~x.yZ_12-abcdEFGH", "abc8qxyz12abcdefgh1234", "a=b", ""] {
-            let err = resolve(&args(&["--client-secret-env", pasted]), None, &env)
-                .unwrap_err()
-                .to_string();
-            assert!(pasted.is_empty() || !err.contains(pasted), "{err}");
-            assert!(err.contains("client_secret_env"), "{err}");
-        }
-    }
-
-    #[test]
-    fn bad_endpoints_and_authorities_are_usage_errors() {
-        let env = env_of(&[
-            ("AZURE_TENANT_ID", "t"),
-            ("AZURE_CLIENT_ID", "c"),
-            ("AZURE_CLIENT_SECRET", "s3cr3t-value"),
-        ]);
-        for flags in [
-            &["--graph-endpoint", "http://graph.example.com"][..],
-            &["--graph-endpoint", "https://[bad"][..],
-            &["--authority-host", "https://login.microsoftonline.co"][..],
-            &["--max-pages", "0"][..],
-            &["--request-timeout", "0"][..],
-        ] {
-            let err = resolve(&args(flags), None, &env)
-                .and_then(|c| c.graph_config())
-                .unwrap_err();
-            assert_eq!(err.exit_code(), 2, "{flags:?}: {err}");
-        }
-        let c = resolve(
-            &args(&[
-                "--authority-host",
-                "https://idp.example",
-                "--allow-custom-authority",
-                "--request-timeout",
-                "2.5",
-                "--max-pages",
-                "9",
-            ]),
-            None,
-            &env,
-        )
-        .unwrap();
-        let cfg = c.graph_config().unwrap();
-        assert_eq!(cfg.request_timeout, Duration::from_millis(2500));
-        assert_eq!(cfg.max_pages, 9);
-    }
-
-    #[test]
-    fn unknown_cloud_is_rejected() {
-        let env = env_of(&[
-            ("AZURE_TENANT_ID", "t"),
-            ("AZURE_CLIENT_ID", "c"),
-            ("AZURE_CLIENT_SECRET", "s"),
-        ]);
-        assert!(resolve(&args(&["--cloud", "mars"]), None, &env).is_err());
-    }
 }

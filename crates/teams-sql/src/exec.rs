@@ -4,203 +4,45 @@
 //! (dropping its stream, which stops its Graph requests) without leaving the REPL.
 
 use std::future::Future;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::common::{Column, ScalarValue};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::datasource::sink::DataSinkExec;
-use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, lit};
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
-use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
-use datafusion_teams::{
-    MessageSource, OnForbidden, ReadReport, TeamsConfig, TeamsHandle, TeamsOptions,
-};
+use datafusion_teams::{ReadReport, TeamsHandle};
 use futures::StreamExt;
-use graph_client::GraphClient;
 
-use crate::args::Args;
-use crate::command::{self, Command};
+use crate::command::Command;
 use crate::copy_delta;
-use crate::credentials::{self, Connection};
-use crate::demo::{self, DemoTenant};
 use crate::destinations;
 use crate::destinations::staging::StagedCopy;
 use crate::error::{Result, ShellError};
-use crate::functions;
-use crate::helper::Completions;
 use crate::print_format::{Layout, PrintFormat, ResultPrinter, terminal_text};
-use crate::profile;
 use crate::progress::{Progress, Rows};
 use crate::script;
-use crate::session::{self, CATALOG, TEAMS_SCHEMA};
+use crate::shell::{Flow, Shell};
 use crate::stats::GraphCounters;
-
-/// Rows a terminal table shows by default.
-pub const DEFAULT_MAX_ROWS: usize = 1000;
 
 /// How deep `\i` may nest: deeper is a file that includes itself.
 const MAX_INCLUDE_DEPTH: usize = 16;
 
-/// What the caller should do after a statement or command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    Continue,
-    Quit,
-}
-
-/// A connected shell: the session, the tenant connection and the printing settings.
-pub struct Shell {
-    pub ctx: SessionContext,
-    teams: Option<TeamsHandle>,
-    connection: Option<Connection>,
-    pub format: PrintFormat,
-    pub timing: bool,
-    pub quiet: bool,
-    /// Row limit of terminal tables (0 = no limit).
-    pub max_rows: usize,
-    /// `--allow-partial`: statements that left out refused children do not change the exit code.
-    pub allow_partial: bool,
-    /// Statements whose read was partial and not accepted (see `--allow-partial`).
-    pub partial_statements: usize,
-    stdout_tty: bool,
-    stderr_tty: bool,
-    /// Files `\i` is running now, outermost first.
-    include_depth: usize,
-    _demo: Option<DemoTenant>,
-}
-
-fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
 impl Shell {
-    /// A shell with no tenant attached (used by unit tests and as a building block).
-    pub fn offline(format: PrintFormat) -> Self {
-        Shell {
-            ctx: session::new_context(),
-            teams: None,
-            connection: None,
-            format,
-            timing: true,
-            quiet: false,
-            max_rows: DEFAULT_MAX_ROWS,
-            allow_partial: false,
-            partial_statements: 0,
-            stdout_tty: std::io::stdout().is_terminal(),
-            stderr_tty: std::io::stderr().is_terminal(),
-            include_depth: 0,
-            _demo: None,
-        }
-    }
-
-    /// Resolves credentials (or starts the demo tenant) and registers the Teams tables.
-    pub async fn connect(args: &Args) -> Result<Self> {
-        let profile = if args.demo {
-            None
-        } else {
-            profile::load(
-                args.config.as_deref(),
-                args.profile.as_deref(),
-                &process_env,
-            )?
-        };
-        let (demo, connection) = if args.demo {
-            let (tenant, conn) = demo::start().await?;
-            (Some(tenant), conn)
-        } else {
-            (
-                None,
-                credentials::resolve(args, profile.as_ref(), &process_env)?,
-            )
-        };
-        let client = GraphClient::new(connection.graph_config()?)?;
-
-        let mut options = TeamsOptions::default();
-        let p = profile.as_ref().map(|(_, p)| p);
-        if let Some(src) = args
-            .message_source
-            .clone()
-            .or_else(|| p.and_then(|p| p.message_source.clone()))
-        {
-            options.message_source = src.parse::<MessageSource>().map_err(|_| {
-                ShellError::Usage(format!(
-                    "unknown message source '{src}': expected auto, channel, export or delta"
-                ))
-            })?;
-        }
-        if let Some(n) = args.concurrency.or_else(|| p.and_then(|p| p.concurrency)) {
-            if n == 0 {
-                return Err(ShellError::Usage("--concurrency must be at least 1".into()));
-            }
-            options.concurrency = n;
-        }
-        let on_forbidden = args
-            .on_forbidden
-            .clone()
-            .or_else(|| p.and_then(|p| p.on_forbidden.clone()));
-        match on_forbidden.as_deref() {
-            Some(v) => {
-                options.on_forbidden = v.parse::<OnForbidden>().map_err(|_| {
-                    ShellError::Usage(format!(
-                        "--on-forbidden '{v}' is not allowed: use fail or skip"
-                    ))
-                })?;
-            }
-            // Accepting partial reads only means something if refused children are skipped.
-            None if args.allow_partial => options.on_forbidden = OnForbidden::Skip,
-            None => {}
-        }
-
-        let mut shell = Shell::offline(args.format);
-        shell.quiet = args.quiet;
-        shell.max_rows = args.maxrows;
-        shell.allow_partial = args.allow_partial;
-        let handle =
-            datafusion_teams::register(&shell.ctx, TeamsConfig { client, options }).await?;
-        shell.teams = Some(handle);
-        shell.connection = Some(connection);
-        shell._demo = demo;
-        Ok(shell)
-    }
-
-    /// The Teams tables' handle (`None` offline): `teams-sql sync` reads through it.
-    pub fn teams(&self) -> Option<&TeamsHandle> {
-        self.teams.as_ref()
-    }
-
-    pub fn connection(&self) -> Option<&Connection> {
-        self.connection.as_ref()
-    }
-
-    /// True when `text` holds the client secret this shell signs in with.
-    pub fn holds_secret(&self, text: &str) -> bool {
-        self.connection
-            .as_ref()
-            .is_some_and(|c| c.secret_appears_in(text))
-    }
-
-    fn graph_counters(&self) -> Option<GraphCounters> {
-        self.teams
-            .as_ref()
-            .map(|t| GraphCounters::from_snapshot(&t.client().stats()).with_scans(t))
-    }
-
-    fn output_format(&self) -> PrintFormat {
-        self.format.resolve(self.stdout_tty)
-    }
-
     /// Runs one statement or `\command` from a script or the REPL.
     pub async fn run(&mut self, stmt: &script::Statement, out: &mut dyn Write) -> Result<Flow> {
         if stmt.is_command() {
-            let cmd: Command = stmt.text.parse().map_err(ShellError::Usage)?;
-            return self.run_command(cmd, out).await;
+            return match stmt.text.parse().map_err(ShellError::Usage)? {
+                Command::Quit => Ok(Flow::Quit),
+                Command::Include(path) => self.include(&path, out).await,
+                cmd => self.run_command(cmd, out).await.map(|()| Flow::Continue),
+            };
         }
         let lower = stmt.text.trim().to_ascii_lowercase();
         if lower == "quit" || lower == "exit" {
@@ -208,6 +50,38 @@ impl Shell {
         }
         cancellable(self.execute_sql(&stmt.text, out)).await?;
         Ok(Flow::Continue)
+    }
+
+    /// `\i FILE`: the file's statements run here, as if typed; the first failing one stops it
+    /// and is reported with its own file and line.
+    fn include<'a>(
+        &'a mut self,
+        path: &'a Path,
+        out: &'a mut dyn Write,
+    ) -> Pin<Box<dyn Future<Output = Result<Flow>> + 'a>> {
+        Box::pin(async move {
+            if self.include_depth >= MAX_INCLUDE_DEPTH {
+                return Err(ShellError::Usage(format!(
+                    "\\i {}: files nested more than {MAX_INCLUDE_DEPTH} deep (does a file include itself?)",
+                    path.display()
+                )));
+            }
+            let text = std::fs::read_to_string(path).map_err(|source| ShellError::ReadFile {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            self.include_depth += 1;
+            let result = run_script(self, &text, &path.display().to_string(), out).await;
+            self.include_depth -= 1;
+            match result {
+                Ok(flow) => Ok(flow),
+                Err((_, ShellError::Cancelled)) => Err(ShellError::Cancelled),
+                Err((at, e)) => Err(ShellError::Included {
+                    at,
+                    source: Box::new(e),
+                }),
+            }
+        })
     }
 
     /// Parses and runs SQL text (one or more statements).
@@ -256,7 +130,7 @@ impl Shell {
         {
             // Exports can take minutes on a real tenant: show progress while deltalake pulls
             // the rows (it consumes the stream itself, so only Graph counters are known).
-            let progress_ok = self.stderr_tty && !self.quiet;
+            let progress_ok = self.print.stderr_tty && !self.print.quiet;
             let mut progress = Progress::new(progress_ok);
             let mut ticker = tokio::time::interval(Progress::INTERVAL);
             let copy_fut = copy_delta::copy_to_delta(&self.ctx, copy, self.teams.as_ref());
@@ -280,10 +154,10 @@ impl Shell {
                 }
             };
             drop(progress);
-            let batch = report
-                .to_batch()
-                .map_err(datafusion::error::DataFusionError::from)?;
-            self.print_batches(batch.schema(), &[batch], &mut out)?;
+            let batch = report.to_batch().map_err(DataFusionError::from)?;
+            self.print
+                .print_batches(batch.schema(), &[batch], &mut out)
+                .map_err(DataFusionError::from)?;
             report.rows_written as usize
         } else {
             // DataFusion's own COPY writes beside the destination and is moved into place only
@@ -350,15 +224,15 @@ impl Shell {
             let task_ctx = Arc::new(df.task_ctx());
             let physical = df.create_physical_plan().await?;
             let mut stream = execute_stream(Arc::clone(&physical), task_ctx)?;
-            let format = self.output_format();
+            let format = self.print.output_format();
             // Progress would garble a table or CSV printed to the same terminal mid-stream;
             // tables are buffered until the end, so only those may share the terminal.
-            let progress_ok = self.stderr_tty
-                && !self.quiet
-                && (!self.stdout_tty || format == PrintFormat::Table);
+            let progress_ok = self.print.stderr_tty
+                && !self.print.quiet
+                && (!self.print.stdout_tty || format == PrintFormat::Table);
             let mut progress = Progress::new(progress_ok);
             let mut ticker = tokio::time::interval(Progress::INTERVAL);
-            let max_rows = self.max_rows;
+            let max_rows = self.print.max_rows;
             let mut printer = (!is_ddl)
                 .then(|| ResultPrinter::new(format, schema, out).with_max_table_rows(max_rows));
             let mut rows = 0usize;
@@ -369,7 +243,7 @@ impl Shell {
                             let batch = batch?;
                             rows += batch.num_rows();
                             if let Some(p) = printer.as_mut() {
-                                p.write_batch(&batch).map_err(datafusion::error::DataFusionError::from)?;
+                                p.write_batch(&batch).map_err(DataFusionError::from)?;
                             }
                         }
                         None => break,
@@ -391,9 +265,8 @@ impl Shell {
             drop(progress);
             if let Some(p) = printer {
                 let hidden = p.hidden_rows();
-                p.finish()
-                    .map_err(datafusion::error::DataFusionError::from)?;
-                if hidden > 0 && !self.quiet {
+                p.finish().map_err(DataFusionError::from)?;
+                if hidden > 0 && !self.print.quiet {
                     eprintln!(
                         "({hidden} more rows not shown: --maxrows N or \\maxrows N, 0 for all; \
                          csv/json/ndjson are never cut)"
@@ -429,7 +302,7 @@ impl Shell {
                 report.refused()
             );
         }
-        if self.quiet {
+        if self.print.quiet {
             return;
         }
         let rows_line = if rows == 1 {
@@ -437,7 +310,7 @@ impl Shell {
         } else {
             format!("{rows} rows")
         };
-        if self.timing {
+        if self.print.timing {
             let _ = writeln!(err, "{rows_line} in {:.3}s", elapsed.as_secs_f64());
         } else {
             let _ = writeln!(err, "{rows_line}");
@@ -461,238 +334,6 @@ impl Shell {
                 t.skipped_children().saturating_sub(skipped_before)
             );
         }
-    }
-
-    fn print_batches(
-        &self,
-        schema: SchemaRef,
-        batches: &[RecordBatch],
-        out: &mut dyn Write,
-    ) -> Result<()> {
-        let mut p = ResultPrinter::new(self.output_format(), schema, out);
-        for b in batches {
-            p.write_batch(b)
-                .map_err(datafusion::error::DataFusionError::from)?;
-        }
-        p.finish()
-            .map_err(datafusion::error::DataFusionError::from)?;
-        Ok(())
-    }
-
-    pub async fn run_command(&mut self, cmd: Command, out: &mut dyn Write) -> Result<Flow> {
-        match cmd {
-            Command::Quit => return Ok(Flow::Quit),
-            Command::Help => writeln!(out, "{}", command::HELP)?,
-            Command::Timing(v) => {
-                self.timing = v.unwrap_or(!self.timing);
-                eprintln!("timing is {}", if self.timing { "on" } else { "off" });
-            }
-            Command::MaxRows(None) => eprintln!("table row limit is {}", self.max_rows),
-            Command::MaxRows(Some(n)) => {
-                self.max_rows = n;
-                eprintln!("table row limit is {n}");
-            }
-            Command::Quiet(None) => {
-                eprintln!("quiet mode is {}", if self.quiet { "on" } else { "off" })
-            }
-            Command::Quiet(Some(q)) => {
-                self.quiet = q;
-                eprintln!("quiet mode is {}", if q { "on" } else { "off" });
-            }
-            Command::ListFunctions => {
-                let batch = functions::list(&self.ctx.state())?;
-                self.print_batches(batch.schema(), &[batch], out)?;
-            }
-            Command::FunctionHelp(name) => {
-                write!(out, "{}", functions::help(&self.ctx.state(), &name)?)?;
-            }
-            Command::Include(path) => return self.include(&path, out).await,
-            Command::Format(None) => eprintln!("output format is {}", self.format),
-            Command::Format(Some(f)) => {
-                self.format = f;
-                eprintln!("output format is {}", self.format);
-            }
-            Command::Conn => match &self.connection {
-                None => writeln!(out, "not connected to a tenant")?,
-                Some(c) => {
-                    for (k, v) in c.describe() {
-                        writeln!(out, "{k:>15}: {v}")?;
-                    }
-                }
-            },
-            Command::ListTables => {
-                let batch = self.tables_batch().await?;
-                self.print_batches(batch.schema(), &[batch], out)?;
-            }
-            Command::Describe(name) => {
-                let batch = self.describe_batch(&name).await?;
-                self.print_batches(batch.schema(), &[batch], out)?;
-            }
-        }
-        out.flush()?;
-        Ok(Flow::Continue)
-    }
-
-    /// `\i FILE`: the file's statements run here, as if typed; the first failing one stops it
-    /// and is reported with its own file and line.
-    fn include<'a>(
-        &'a mut self,
-        path: &'a Path,
-        out: &'a mut dyn Write,
-    ) -> Pin<Box<dyn Future<Output = Result<Flow>> + 'a>> {
-        Box::pin(async move {
-            if self.include_depth >= MAX_INCLUDE_DEPTH {
-                return Err(ShellError::Usage(format!(
-                    "\\i {}: files nested more than {MAX_INCLUDE_DEPTH} deep (does a file include itself?)",
-                    path.display()
-                )));
-            }
-            let text = std::fs::read_to_string(path).map_err(|source| ShellError::ReadFile {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            self.include_depth += 1;
-            let result = run_script(self, &text, &path.display().to_string(), out).await;
-            self.include_depth -= 1;
-            match result {
-                Ok(flow) => Ok(flow),
-                Err((_, ShellError::Cancelled)) => Err(ShellError::Cancelled),
-                Err((at, e)) => Err(ShellError::Included {
-                    at,
-                    source: Box::new(e),
-                }),
-            }
-        })
-    }
-
-    /// Every table in every schema of the default catalog except information_schema.
-    async fn table_names(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let Some(catalog) = self.ctx.catalog(CATALOG) else {
-            return out;
-        };
-        let mut schemas = catalog.schema_names();
-        schemas.sort();
-        for schema_name in schemas {
-            if schema_name == "information_schema" {
-                continue;
-            }
-            if let Some(schema) = catalog.schema(&schema_name) {
-                let mut tables = schema.table_names();
-                tables.sort();
-                for t in tables {
-                    out.push((schema_name.clone(), t));
-                }
-            }
-        }
-        out
-    }
-
-    async fn tables_batch(&self) -> Result<RecordBatch> {
-        let names = self.table_names().await;
-        let pk: Vec<Option<String>> = names
-            .iter()
-            .map(|(s, t)| {
-                (s == TEAMS_SCHEMA)
-                    .then(|| datafusion_teams::primary_key(t))
-                    .flatten()
-                    .map(|k| k.join(", "))
-            })
-            .collect();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("table_schema", DataType::Utf8, false),
-            Field::new("table_name", DataType::Utf8, false),
-            Field::new("primary_key", DataType::Utf8, true),
-        ]));
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(names.iter().map(|(s, _)| s))),
-            Arc::new(StringArray::from_iter_values(names.iter().map(|(_, t)| t))),
-            Arc::new(StringArray::from(pk)),
-        ];
-        RecordBatch::try_new(schema, cols).map_err(|e| ShellError::DataFusion(e.into()))
-    }
-
-    async fn describe_batch(&self, name: &str) -> Result<RecordBatch> {
-        let provider = self.ctx.table_provider(name).await?;
-        let table = name.rsplit('.').next().unwrap_or(name);
-        let in_teams = !name.contains('.') || name.starts_with("teams.");
-        let pk: &[&str] = if in_teams {
-            datafusion_teams::primary_key(table).unwrap_or(&[])
-        } else {
-            &[]
-        };
-        let schema = provider.schema();
-        let mut pushdown = Vec::with_capacity(schema.fields().len());
-        for f in schema.fields() {
-            let probe = probe_filter(f.name(), f.data_type());
-            let support = match probe {
-                None => None,
-                Some(expr) => provider
-                    .supports_filters_pushdown(&[&expr])
-                    .ok()
-                    .and_then(|v| v.into_iter().next())
-                    .and_then(|s| match s {
-                        TableProviderFilterPushDown::Exact => Some("exact"),
-                        TableProviderFilterPushDown::Inexact => Some("inexact"),
-                        TableProviderFilterPushDown::Unsupported => None,
-                    }),
-            };
-            pushdown.push(support);
-        }
-        let out_schema = Arc::new(Schema::new(vec![
-            Field::new("column_name", DataType::Utf8, false),
-            Field::new("data_type", DataType::Utf8, false),
-            Field::new("nullable", DataType::Utf8, false),
-            Field::new("primary_key", DataType::Utf8, true),
-            Field::new("pushdown", DataType::Utf8, true),
-        ]));
-        let fields = schema.fields();
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(
-                fields.iter().map(|f| f.name()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                fields.iter().map(|f| f.data_type().to_string()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                fields
-                    .iter()
-                    .map(|f| if f.is_nullable() { "YES" } else { "NO" }),
-            )),
-            Arc::new(StringArray::from(
-                fields
-                    .iter()
-                    .map(|f| {
-                        pk.iter()
-                            .position(|k| k == f.name())
-                            .map(|i| format!("{} of {}", i + 1, pk.len()))
-                    })
-                    .collect::<Vec<_>>(),
-            )),
-            Arc::new(StringArray::from(pushdown)),
-        ];
-        RecordBatch::try_new(out_schema, cols).map_err(|e| ShellError::DataFusion(e.into()))
-    }
-
-    /// Table and column names for completion.
-    pub async fn completion_names(&self) -> Completions {
-        let mut names = Completions::default();
-        for (schema, table) in self.table_names().await {
-            if schema == TEAMS_SCHEMA {
-                names.tables.push(table.clone());
-            }
-            names.tables.push(format!("{schema}.{table}"));
-            if let Ok(p) = self.ctx.table_provider(format!("{schema}.{table}")).await {
-                for f in p.schema().fields() {
-                    names.columns.push(f.name().clone());
-                }
-            }
-        }
-        for list in [&mut names.tables, &mut names.columns] {
-            list.sort();
-            list.dedup();
-        }
-        names
     }
 }
 
@@ -723,22 +364,6 @@ fn rows_into_sink(plan: &Arc<dyn ExecutionPlan>) -> Option<u64> {
             .or_else(|| rows_read(input));
     }
     plan.children().into_iter().find_map(rows_into_sink)
-}
-
-/// A filter on one column that a connector could push down, used by `\d TABLE` to ask the
-/// provider itself which columns it pushes (so the answer never goes stale).
-fn probe_filter(name: &str, dt: &DataType) -> Option<Expr> {
-    let c = Expr::Column(Column::new_unqualified(name));
-    let value = match dt {
-        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => lit("x"),
-        DataType::Boolean => lit(true),
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => lit(0i64),
-        DataType::Timestamp(TimeUnit::Microsecond, tz) => {
-            return Some(c.gt(lit(ScalarValue::TimestampMicrosecond(Some(0), tz.clone()))));
-        }
-        _ => return None,
-    };
-    Some(c.eq(value))
 }
 
 /// Runs `f` unless Ctrl-C arrives first; dropping `f` cancels the query and its Graph requests.
@@ -792,7 +417,7 @@ mod tests {
     #[tokio::test]
     async fn csv_output_of_a_query() {
         let mut shell = Shell::offline(PrintFormat::Csv);
-        shell.quiet = true;
+        shell.print.quiet = true;
         let text = run_to_string(
             &mut shell,
             "SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, 'y' ORDER BY a;",
@@ -804,7 +429,7 @@ mod tests {
     #[tokio::test]
     async fn failing_statement_reports_its_line() {
         let mut shell = Shell::offline(PrintFormat::Csv);
-        shell.quiet = true;
+        shell.print.quiet = true;
         let mut out = Vec::new();
         let err = run_script(
             &mut shell,
@@ -824,7 +449,7 @@ mod tests {
         let path = dir.path().join("t");
         let p = path.display();
         let mut shell = Shell::offline(PrintFormat::Csv);
-        shell.quiet = true;
+        shell.print.quiet = true;
         let src = "SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS v(id, name)";
         run_to_string(
             &mut shell,
@@ -878,7 +503,7 @@ mod tests {
         let p = dir.path().join("t");
         let p = p.display();
         let mut shell = Shell::offline(PrintFormat::Csv);
-        shell.quiet = true;
+        shell.print.quiet = true;
         run_to_string(
             &mut shell,
             &format!("COPY (SELECT 1 AS id) TO '{p}' STORED AS DELTA;"),
@@ -904,7 +529,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t");
         let mut shell = Shell::offline(PrintFormat::Csv);
-        shell.quiet = true;
+        shell.print.quiet = true;
         let mut out = Vec::new();
         let err = run_script(
             &mut shell,

@@ -6,6 +6,7 @@
 //! Delta Lake. It behaves like datafusion-cli: `-c`, `-f`, SQL on stdin or a REPL.
 
 mod args;
+mod catalog;
 mod command;
 mod copy_delta;
 mod credentials;
@@ -23,6 +24,8 @@ mod progress;
 mod repl;
 mod script;
 mod session;
+mod settings;
+mod shell;
 mod spool;
 mod stats;
 mod sync;
@@ -35,7 +38,9 @@ use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::{Args, Input};
 use crate::error::{Result, ShellError};
-use crate::exec::{Flow, Shell, run_script};
+use crate::exec::run_script;
+use crate::print_format::PrintOptions;
+use crate::shell::{Flow, Shell};
 
 fn main() -> ExitCode {
     if sync::requested() {
@@ -89,7 +94,13 @@ fn terminal_safe(e: &dyn std::fmt::Display) -> String {
 
 /// Runs the session; returns how many statements read partially without the user accepting it.
 async fn run(args: Args, inputs: Vec<Input>) -> Result<usize> {
-    let mut shell = Shell::connect(&args).await?;
+    let settings = settings::resolve(&args, &settings::process_env)?;
+    let print = PrintOptions {
+        quiet: args.quiet,
+        max_rows: args.maxrows,
+        ..PrintOptions::new(args.format)
+    };
+    let mut shell = Shell::connect(settings, print).await?;
     let mut stdout = std::io::stdout();
 
     if !inputs.is_empty() {

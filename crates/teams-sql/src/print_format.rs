@@ -4,7 +4,7 @@
 //! written batch by batch, so a large export through a pipe keeps memory bounded.
 
 use std::fmt;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -74,6 +74,55 @@ impl fmt::Display for PrintFormat {
             PrintFormat::Json => "json",
             PrintFormat::Ndjson => "ndjson",
         })
+    }
+}
+
+/// Rows a terminal table shows by default.
+pub const DEFAULT_MAX_ROWS: usize = 1000;
+
+/// How results and their summaries are shown: set from the flags, changed by `\format`,
+/// `\quiet`, `\timing` and `\maxrows`.
+#[derive(Debug, Clone)]
+pub struct PrintOptions {
+    pub format: PrintFormat,
+    /// No row counts, timings or Graph request summaries on stderr.
+    pub quiet: bool,
+    pub timing: bool,
+    /// Row limit of terminal tables (0 = no limit).
+    pub max_rows: usize,
+    pub stdout_tty: bool,
+    pub stderr_tty: bool,
+}
+
+impl PrintOptions {
+    pub fn new(format: PrintFormat) -> Self {
+        PrintOptions {
+            format,
+            quiet: false,
+            timing: true,
+            max_rows: DEFAULT_MAX_ROWS,
+            stdout_tty: std::io::stdout().is_terminal(),
+            stderr_tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// The concrete format of stdout.
+    pub fn output_format(&self) -> PrintFormat {
+        self.format.resolve(self.stdout_tty)
+    }
+
+    /// Prints a whole, small result (a command's answer, a COPY report), never cut.
+    pub fn print_batches(
+        &self,
+        schema: SchemaRef,
+        batches: &[RecordBatch],
+        out: &mut dyn Write,
+    ) -> Result<(), ArrowError> {
+        let mut p = ResultPrinter::new(self.output_format(), schema, out);
+        for b in batches {
+            p.write_batch(b)?;
+        }
+        p.finish().map(|_| ())
     }
 }
 

@@ -7,12 +7,13 @@ use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{Config, Editor};
 
+use crate::catalog;
 use crate::error::{Result, ShellError};
-use crate::exec::{Flow, Shell};
+use crate::exec::run_script;
 use crate::helper::{Names, ShellHelper};
 use crate::history;
 use crate::print_format::{Layout, terminal_text};
-use crate::script;
+use crate::shell::{Flow, Shell};
 
 const PROMPT: &str = "teams-sql> ";
 
@@ -21,7 +22,11 @@ pub async fn run(shell: &mut Shell) -> Result<()> {
         .auto_add_history(false)
         .max_history_size(10_000)?
         .build();
-    let names: Names = Arc::new(RwLock::new(shell.completion_names().await));
+    // Completion is a convenience: without the names, keywords still complete.
+    let names = catalog::completion_names(&shell.ctx)
+        .await
+        .unwrap_or_default();
+    let names: Names = Arc::new(RwLock::new(names));
     let mut rl: Editor<ShellHelper, FileHistory> = Editor::with_config(config)?;
     rl.set_helper(Some(ShellHelper::new(Arc::clone(&names))));
 
@@ -60,8 +65,9 @@ pub async fn run(shell: &mut Shell) -> Result<()> {
                 if run_input(shell, &input, &mut stdout).await == Flow::Quit {
                     break;
                 }
-                let fresh = shell.completion_names().await;
-                if let Ok(mut n) = names.write() {
+                if let (Ok(fresh), Ok(mut n)) =
+                    (catalog::completion_names(&shell.ctx).await, names.write())
+                {
                     *n = fresh;
                 }
             }
@@ -83,28 +89,24 @@ pub async fn run(shell: &mut Shell) -> Result<()> {
     Ok(())
 }
 
-/// Runs every statement of one REPL entry; errors are printed and the REPL goes on.
+/// Runs every statement of one REPL entry, up to the first that fails; errors are printed and
+/// the REPL goes on.
 async fn run_input(shell: &mut Shell, input: &str, out: &mut dyn Write) -> Flow {
-    let split = script::split(input);
-    for stmt in split.statements.into_iter().chain(split.rest) {
-        match shell.run(&stmt, out).await {
-            Ok(Flow::Quit) => return Flow::Quit,
-            Ok(Flow::Continue) => {}
-            Err(ShellError::Cancelled) => {
-                eprintln!("^C query cancelled");
-                return Flow::Continue;
-            }
-            Err(e) => {
-                // Errors can quote data (a value that failed to cast, a team name).
-                eprintln!(
-                    "error: {}",
-                    terminal_text(&e.to_string(), Layout::KeepNewlines)
-                );
-                return Flow::Continue;
-            }
+    match run_script(shell, input, "input", out).await {
+        Ok(flow) => flow,
+        Err((_, ShellError::Cancelled)) => {
+            eprintln!("^C query cancelled");
+            Flow::Continue
+        }
+        Err((_, e)) => {
+            // Errors can quote data (a value that failed to cast, a team name).
+            eprintln!(
+                "error: {}",
+                terminal_text(&e.to_string(), Layout::KeepNewlines)
+            );
+            Flow::Continue
         }
     }
-    Flow::Continue
 }
 
 fn save(rl: &mut Editor<ShellHelper, FileHistory>, path: Option<&std::path::Path>) {

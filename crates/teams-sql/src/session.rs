@@ -11,15 +11,14 @@ use deltalake::delta_datafusion::planner::DeltaPlanner;
 use crate::copy_delta::DeltaFormatFactory;
 use crate::url_tables;
 
-/// Schema that holds the five Teams tables; unqualified names resolve in it.
-pub const TEAMS_SCHEMA: &str = "teams";
 pub const CATALOG: &str = "datafusion";
 
 pub fn new_context() -> SessionContext {
     let config = SessionConfig::new()
         .with_information_schema(true)
         .with_create_default_catalog_and_schema(true)
-        .with_default_catalog_and_schema(CATALOG, TEAMS_SCHEMA);
+        // Unqualified names resolve in the Teams tables' schema.
+        .with_default_catalog_and_schema(CATALOG, datafusion_teams::SCHEMA_NAME);
     // deltalake's merge and write plans contain extension nodes that only DeltaPlanner can
     // turn into physical plans; since COPY ... STORED AS DELTA hands this session to deltalake,
     // the session must plan with it (docs/architecture.md §6).

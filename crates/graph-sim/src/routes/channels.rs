@@ -1,15 +1,13 @@
 //! `GET /teams/{id}/channels`, `/allChannels` and `/channels/{id}` (docs/graph.md §2.4).
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
+use axum::extract::Path;
 use serde_json::{Value, json};
 
-use super::{App, Ctx, Scope, page, serve};
+use super::lookup;
+use super::{Ctx, Graph, Reply, page};
 use crate::error::ApiError;
 use crate::odata::{Allowed, Expr, Op, apply_select, parse_filter};
 use crate::render;
-use crate::sim::Sim;
 
 const CHANNEL_PROPS: &[&str] = &[
     "id",
@@ -26,14 +24,6 @@ const CHANNEL_PROPS: &[&str] = &[
     "moderationSettings",
     "summary",
 ];
-
-pub fn team_not_found(team_id: &str) -> ApiError {
-    ApiError::not_found(format!("No team found with Group Id {team_id}"))
-}
-
-pub fn channel_not_found(channel_id: &str) -> ApiError {
-    ApiError::not_found(format!("Channel {channel_id} not found."))
-}
 
 /// The documented filter: `membershipType eq 'private'` (and 'shared', 'standard'); displayName
 /// comparisons are accepted as well since Graph's generic filter handles them.
@@ -52,7 +42,7 @@ fn channel_filter(ctx: &Ctx) -> Result<Option<Expr>, ApiError> {
     Ok(filter)
 }
 
-fn list_impl(sim: &Sim, ctx: &Ctx, team_id: &str, all: bool) -> Result<Value, ApiError> {
+fn list_impl(ctx: &Ctx, team_id: &str, all: bool) -> Reply {
     // Current docs list only $filter and $select (docs/graph.md §2.4); lists come in one page.
     ctx.query.check(Allowed {
         select: true,
@@ -61,8 +51,8 @@ fn list_impl(sim: &Sim, ctx: &Ctx, team_id: &str, all: bool) -> Result<Value, Ap
     })?;
     let select = ctx.query.select_list("channel", CHANNEL_PROPS)?;
     let filter = channel_filter(ctx)?;
-    let t = sim.tenant();
-    let (_, team) = t.team(team_id).ok_or_else(|| team_not_found(team_id))?;
+    let t = ctx.sim.tenant();
+    let (_, team) = lookup::team(&t, team_id)?;
     let mut items: Vec<Value> = team
         .live_channels()
         .map(|(_, c)| (team, c))
@@ -95,76 +85,41 @@ fn list_impl(sim: &Sim, ctx: &Ctx, team_id: &str, all: bool) -> Result<Value, Ap
         .collect();
     let what = if all { "allChannels" } else { "channels" };
     let count = items.len();
-    Ok(page(
+    Ok(Graph(page(
         ctx.context(&format!("teams('{team_id}')/{what}")),
         items,
         None,
         Some(count),
-    ))
+    )))
 }
 
-pub async fn list(
-    State(app): State<App>,
-    Path(team_id): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let scope = Scope::team(&team_id);
-    serve(&app, "channels_list", &uri, &headers, scope, |sim, ctx| {
-        list_impl(sim, ctx, &team_id, false)
-    })
-    .await
+pub async fn list(Path(team_id): Path<String>, ctx: Ctx) -> Reply {
+    list_impl(&ctx, &team_id, false)
 }
 
-pub async fn all(
-    State(app): State<App>,
-    Path(team_id): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let scope = Scope::team(&team_id);
-    serve(
-        &app,
-        "all_channels_list",
-        &uri,
-        &headers,
-        scope,
-        |sim, ctx| list_impl(sim, ctx, &team_id, true),
-    )
-    .await
+pub async fn all(Path(team_id): Path<String>, ctx: Ctx) -> Reply {
+    list_impl(&ctx, &team_id, true)
 }
 
 /// `GET /teams/{id}/channels/{id}`; `summary` only through `$select=summary` (docs/graph.md §2.4).
-pub async fn get_channel(
-    State(app): State<App>,
-    Path((team_id, channel_id)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let scope = Scope::channel(&team_id, &channel_id);
-    serve(&app, "channel_get", &uri, &headers, scope, |sim, ctx| {
-        // $filter is listed as supported but means nothing on one entity; it is validated only.
-        ctx.query.check(Allowed {
-            select: true,
-            filter: true,
-            ..Default::default()
-        })?;
-        let select = ctx.query.select_list("channel", CHANNEL_PROPS)?;
-        channel_filter(ctx)?;
-        let t = sim.tenant();
-        let (ti, team) = t.team(&team_id).ok_or_else(|| team_not_found(&team_id))?;
-        let (_, ch) = t
-            .channel(ti, &channel_id)
-            .ok_or_else(|| channel_not_found(&channel_id))?;
-        let mut v = render::channel(&t, team, ch);
-        v["@odata.context"] = json!(ctx.context(&format!("teams('{team_id}')/channels/$entity")));
-        if select
-            .as_ref()
-            .is_some_and(|s| s.iter().any(|p| p == "summary"))
-        {
-            v["summary"] = render::channel_summary(team, ch);
-        }
-        Ok(apply_select(v, select.as_deref()))
-    })
-    .await
+pub async fn get_channel(Path((team_id, channel_id)): Path<(String, String)>, ctx: Ctx) -> Reply {
+    // $filter is listed as supported but means nothing on one entity; it is validated only.
+    ctx.query.check(Allowed {
+        select: true,
+        filter: true,
+        ..Default::default()
+    })?;
+    let select = ctx.query.select_list("channel", CHANNEL_PROPS)?;
+    channel_filter(&ctx)?;
+    let t = ctx.sim.tenant();
+    let (team, ch) = lookup::locate(&t, &team_id, &channel_id)?;
+    let mut v = render::channel(&t, team, ch);
+    v["@odata.context"] = json!(ctx.context(&format!("teams('{team_id}')/channels/$entity")));
+    if select
+        .as_ref()
+        .is_some_and(|s| s.iter().any(|p| p == "summary"))
+    {
+        v["summary"] = render::channel_summary(team, ch);
+    }
+    Ok(Graph(apply_select(v, select.as_deref())))
 }

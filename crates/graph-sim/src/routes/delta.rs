@@ -9,14 +9,14 @@
 //! of the simulator clock are returned ("Delta will only return messages within the last eight
 //! months"); older history is only reachable through the messages list.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::Response;
+use axum::extract::Path;
+use axum::http::StatusCode;
 use chrono::Months;
 use serde_json::{Value, json};
 
-use super::messages::{locate, with_replies};
-use super::{App, Ctx, Scope, encode_query, serve};
+use super::expand::with_replies;
+use super::lookup::locate;
+use super::{Ctx, Graph, Reply, encode_query};
 use crate::clock::Millis;
 use crate::error::ApiError;
 use crate::odata::{Allowed, Expr, Lit, Op, decode_token, encode_token, parse_filter};
@@ -77,17 +77,8 @@ impl Round {
     }
 }
 
-pub async fn delta(
-    State(app): State<App>,
-    Path((team_id, channel_id)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let scope = Scope::channel(&team_id, &channel_id);
-    serve(&app, "messages_delta", &uri, &headers, scope, |sim, ctx| {
-        run(sim, ctx, &team_id, &channel_id)
-    })
-    .await
+pub async fn delta(Path((team_id, channel_id)): Path<(String, String)>, ctx: Ctx) -> Reply {
+    run(&ctx.sim, &ctx, &team_id, &channel_id).map(Graph)
 }
 
 fn run(sim: &Sim, ctx: &Ctx, team_id: &str, channel_id: &str) -> Result<Value, ApiError> {

@@ -2,12 +2,10 @@
 //! channel of a team, filterable on a lastModifiedDateTime range. Ordered by lastModifiedDateTime,
 //! so an incremental export reads `gt <last high-water mark>`.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
+use axum::extract::Path;
 
-use super::channels::team_not_found;
-use super::{App, Scope, after_key, keyed_page_with, next_for, page, serve};
+use super::lookup;
+use super::{Ctx, Graph, Reply, after_key, keyed_page_with, next_for, page};
 use crate::clock::Millis;
 use crate::error::ApiError;
 use crate::odata::{Allowed, Expr, Lit, parse_filter};
@@ -24,61 +22,72 @@ type RowKey = (Millis, usize, u64);
 type Row<'t> = (usize, &'t Message, Option<&'t Message>);
 const MAX_TOP: usize = 1000;
 
-pub async fn get_all_messages(
-    State(app): State<App>,
-    Path(team_id): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let scope = Scope::team(&team_id);
-    serve(&app, "get_all_messages", &uri, &headers, scope, |sim, ctx| {
-        let q = &ctx.query;
-        q.check(Allowed { top: true, filter: true, ..Default::default() })?;
-        if let Some(m) = &q.model
-            && m != "A"
-            && m != "B"
-        {
-            return Err(ApiError::bad_request(format!("Invalid value '{m}' for the 'model' parameter; use A or B.")));
+pub async fn get_all_messages(Path(team_id): Path<String>, ctx: Ctx) -> Reply {
+    let sim = &ctx.sim;
+    let ctx = &ctx;
+    let q = &ctx.query;
+    q.check(Allowed {
+        top: true,
+        filter: true,
+        ..Default::default()
+    })?;
+    if let Some(m) = &q.model
+        && m != "A"
+        && m != "B"
+    {
+        return Err(ApiError::bad_request(format!(
+            "Invalid value '{m}' for the 'model' parameter; use A or B."
+        )));
+    }
+    let top = q.top(DEFAULT_TOP, MAX_TOP)?;
+    let filter = q.filter.as_deref().map(parse_filter).transpose()?;
+    if let Some(f) = &filter {
+        // "$filter is supported with dateTime range query on lastModifiedDateTime".
+        f.check(&|e| match e {
+            Expr::Cmp {
+                op,
+                lit: Lit::DateTime(_),
+                ..
+            } => {
+                e.prop() == Some("lastModifiedDateTime")
+                    && !matches!(op, crate::odata::Op::Eq | crate::odata::Op::Ne)
+            }
+            _ => false,
+        })?;
+        if contains_or_or_not(f) {
+            return Err(ApiError::bad_request(
+                "Invalid filter clause: only a lastModifiedDateTime range joined with 'and' is supported.",
+            ));
         }
-        let top = q.top(DEFAULT_TOP, MAX_TOP)?;
-        let filter = q.filter.as_deref().map(parse_filter).transpose()?;
-        if let Some(f) = &filter {
-            // "$filter is supported with dateTime range query on lastModifiedDateTime".
-            f.check(&|e| match e {
-                Expr::Cmp { op, lit: Lit::DateTime(_), .. } => {
-                    e.prop() == Some("lastModifiedDateTime") && !matches!(op, crate::odata::Op::Eq | crate::odata::Op::Ne)
-                }
-                _ => false,
-            })?;
-            if contains_or_or_not(f) {
-                return Err(ApiError::bad_request(
-                    "Invalid filter clause: only a lastModifiedDateTime range joined with 'and' is supported.",
-                ));
+    }
+    let after = after_key::<(Millis, usize, u64)>(q)?;
+    let t = sim.tenant();
+    let (_, team) = lookup::team(&t, &team_id)?;
+    let mut rows: Vec<(RowKey, Row<'_>)> = Vec::new();
+    for (ci, ch) in team.live_channels() {
+        for root in &ch.messages {
+            rows.push(((root.last_modified, ci, root.id), (ci, root, None)));
+            for r in &root.replies {
+                rows.push(((r.last_modified, ci, r.id), (ci, r, Some(root))));
             }
         }
-        let after = after_key::<(Millis, usize, u64)>(q)?;
-        let t = sim.tenant();
-        let (_, team) = t.team(&team_id).ok_or_else(|| team_not_found(&team_id))?;
-        let mut rows: Vec<(RowKey, Row<'_>)> = Vec::new();
-        for (ci, ch) in team.live_channels() {
-            for root in &ch.messages {
-                rows.push(((root.last_modified, ci, root.id), (ci, root, None)));
-                for r in &root.replies {
-                    rows.push(((r.last_modified, ci, r.id), (ci, r, Some(root))));
-                }
-            }
-        }
-        if let Some(f) = &filter {
-            rows.retain(|(_, (_, m, _))| f.eval(&serde_json::json!({"lastModifiedDateTime": crate::encode::ts(m.last_modified)})));
-        }
-        rows.sort_by_key(|(k, _)| *k);
-        let (items, next) = keyed_page_with(rows.into_iter(), after.as_ref(), top, |(ci, m, root)| {
-            let mctx = ctx.msg_ctx(&t, team, &team.channels[ci]);
-            render::message(&mctx, m, root)
+    }
+    if let Some(f) = &filter {
+        rows.retain(|(_, (_, m, _))| {
+            f.eval(&serde_json::json!({"lastModifiedDateTime": crate::encode::ts(m.last_modified)}))
         });
-        Ok(page(ctx.context("Collection(chatMessage)"), items, next_for(ctx, next), None))
-    })
-    .await
+    }
+    rows.sort_by_key(|(k, _)| *k);
+    let (items, next) = keyed_page_with(rows.into_iter(), after.as_ref(), top, |(ci, m, root)| {
+        let mctx = ctx.msg_ctx(&t, team, &team.channels[ci]);
+        render::message(&mctx, m, root)
+    });
+    Ok(Graph(page(
+        ctx.context("Collection(chatMessage)"),
+        items,
+        next_for(ctx, next),
+        None,
+    )))
 }
 
 fn contains_or_or_not(e: &Expr) -> bool {

@@ -4,20 +4,14 @@
 
 use axum::http::StatusCode;
 
-use super::Scope;
+use super::door::Scope;
+use crate::class::EndpointClass;
 use crate::error::ApiError;
 use crate::sim::{Sim, lock};
 
-const MESSAGE_CLASSES: &[&str] = &[
-    "messages_list",
-    "message_get",
-    "replies_list",
-    "messages_delta",
-];
-
-pub fn check_switches(sim: &Sim, class: &str, scope: Scope<'_>) -> Result<(), ApiError> {
+pub fn check_switches(sim: &Sim, class: EndpointClass, scope: &Scope) -> Result<(), ApiError> {
     let s = lock(&sim.inner.switches);
-    if let Some(t) = scope.team {
+    if let Some(t) = &scope.team {
         if s.missing_team_ids.iter().any(|x| x == t) {
             return Err(ApiError::not_found(format!(
                 "No team found with Group Id {t}"
@@ -29,7 +23,7 @@ pub fn check_switches(sim: &Sim, class: &str, scope: Scope<'_>) -> Result<(), Ap
             ));
         }
     }
-    if let Some(c) = scope.channel {
+    if let Some(c) = &scope.channel {
         if s.missing_channel_ids.iter().any(|x| x == c) {
             return Err(ApiError::not_found(format!("Channel {c} not found.")));
         }
@@ -39,17 +33,17 @@ pub fn check_switches(sim: &Sim, class: &str, scope: Scope<'_>) -> Result<(), Ap
             ));
         }
     }
-    if s.protected_api_denied && MESSAGE_CLASSES.contains(&class) {
+    if s.protected_api_denied && class.is_protected_api() {
         return Err(ApiError::forbidden(
             "Invoked API requires Protected API access in application-only context when not using Resource Specific Consent. Visit https://docs.microsoft.com/en-us/graph/teams-protected-apis for more details.",
         ));
     }
-    if s.delta_unsupported && class == "messages_delta" {
+    if s.delta_unsupported && class == EndpointClass::MessagesDelta {
         return Err(ApiError::bad_request(
             "Invalid request. Delta query is not supported by this resource.",
         ));
     }
-    if class == "get_all_messages" {
+    if class == EndpointClass::GetAllMessages {
         match s.export_api {
             crate::config::ExportApi::Granted => {}
             crate::config::ExportApi::Forbidden => {
@@ -66,7 +60,7 @@ pub fn check_switches(sim: &Sim, class: &str, scope: Scope<'_>) -> Result<(), Ap
             }
         }
     }
-    if s.members_unauthorized && class == "members_list" {
+    if s.members_unauthorized && class == EndpointClass::MembersList {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "Unauthorized",

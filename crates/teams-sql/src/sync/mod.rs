@@ -16,10 +16,10 @@ mod summary;
 use std::process::ExitCode;
 
 use clap::Parser;
-use datafusion_teams::TeamsOptions;
 
 use crate::error::{Result, ShellError};
-use crate::exec::Shell;
+use crate::print_format::PrintOptions;
+use crate::shell::Shell;
 
 pub use args::SyncArgs;
 
@@ -66,20 +66,12 @@ async fn run(args: SyncArgs) -> Result<u8> {
             "--partition-by '{p}' is not a column of any table synced"
         )));
     }
-    let shell = Shell::connect(&args.shell).await?;
+    let settings = crate::settings::resolve(&args.shell, &crate::settings::process_env)?;
+    let options = settings.options.clone();
+    let shell = Shell::connect(settings, PrintOptions::new(args.shell.format)).await?;
     let (Some(handle), Some(connection)) = (shell.teams(), shell.connection()) else {
-        return Err(ShellError::Usage(
-            "sync needs a tenant to connect to".into(),
-        ));
+        return Err(ShellError::Usage("sync needs a tenant to connect to".into()));
     };
-    let options = shell
-        .ctx
-        .state()
-        .config_options()
-        .extensions
-        .get::<TeamsOptions>()
-        .cloned()
-        .unwrap_or_default();
     let lake = lake::Lake::new(shell.ctx.clone(), &args.to)?;
     let mut sync = run::Run::new(
         lake,
