@@ -70,7 +70,9 @@ async fn run(args: SyncArgs) -> Result<u8> {
     let options = settings.options.clone();
     let shell = Shell::connect(settings, PrintOptions::new(args.shell.format)).await?;
     let (Some(handle), Some(connection)) = (shell.teams(), shell.connection()) else {
-        return Err(ShellError::Usage("sync needs a tenant to connect to".into()));
+        return Err(ShellError::Usage(
+            "sync needs a tenant to connect to".into(),
+        ));
     };
     let lake = lake::Lake::new(shell.ctx.clone(), &args.to)?;
     let mut sync = run::Run::new(
