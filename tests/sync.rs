@@ -491,7 +491,8 @@ async fn loaded_teams(lake: &Path, teams: &[String]) -> usize {
 #[test]
 fn sigkill_at_seeded_moments_then_a_rerun_converges_and_a_first_load_resumes() {
     // The listing for first loads (export refused), delta afterwards: a team loaded before the
-    // kill costs one delta request per channel on the rerun instead of its whole listing.
+    // kill costs one delta request per channel on the rerun instead of its whole listing. One
+    // team per commit (`--batch-rows 1`), so that kills land between teams of the first load.
     let t = Tenant::start(SimConfig {
         teams: 3,
         channels_per_team: 3,
@@ -514,7 +515,7 @@ fn sigkill_at_seeded_moments_then_a_rerun_converges_and_a_first_load_resumes() {
     let clean = tempfile::tempdir().unwrap();
     sim.reset_counters();
     let started = Instant::now();
-    sync(&t, clean.path(), &[]);
+    sync(&t, clean.path(), &["--batch-rows", "1"]);
     let took = started.elapsed();
     let listing = sim.counters().get("messages_list");
     assert_eq!(listing % teams.len() as u64, 0);
@@ -533,7 +534,7 @@ fn sigkill_at_seeded_moments_then_a_rerun_converges_and_a_first_load_resumes() {
     for (i, f) in kill_fractions(23, 20).into_iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
         let lake = dir.path().join("lake");
-        let mut child = sync_command(&t, dir.path(), &["-q"])
+        let mut child = sync_command(&t, dir.path(), &["-q", "--batch-rows", "1"])
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
@@ -542,7 +543,7 @@ fn sigkill_at_seeded_moments_then_a_rerun_converges_and_a_first_load_resumes() {
         let _ = child.wait();
         let loaded = t.rt.block_on(loaded_teams(&lake, &teams)) as u64;
         sim.reset_counters();
-        let out = sync(&t, dir.path(), &[]);
+        let out = sync(&t, dir.path(), &["--batch-rows", "1"]);
         let when = format!("kill {i} at {f:.2} of a run ({loaded} teams loaded)");
         t.rt.block_on(assert_lake_equals(&lake, &expected, &when));
         let c = sim.counters();

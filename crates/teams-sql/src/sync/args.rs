@@ -42,6 +42,12 @@ pub struct SyncArgs {
     #[arg(long)]
     pub full: bool,
 
+    /// Message rows read before a commit: teams are committed together until this many rows
+    /// wait (each team with its own cursor), so a killed first load resumes after the last
+    /// commit [default: 50000]
+    #[arg(long, value_name = "N")]
+    pub batch_rows: Option<usize>,
+
     /// Partition new tables by this column (tables without it are not partitioned)
     #[arg(long, value_name = "COLUMN")]
     pub partition_by: Option<String>,

@@ -17,7 +17,7 @@ use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::protocol::{DeltaOperation, OutputMode};
 
-use crate::copy_delta::{self, Destination, Materialized, Mode};
+use crate::copy_delta::{self, Destination, Mode};
 use crate::error::{Result, ShellError};
 
 /// Where the tables live.
@@ -49,7 +49,7 @@ impl std::ops::AddAssign for Counts {
 /// One batch to commit: rows to upsert, target rows to consider for deletion (those among
 /// them whose key is not upserted are deleted), and the commit's cursor and metadata.
 pub struct Batch {
-    pub upserts: Materialized,
+    pub upserts: DataFrame,
     pub delete_scope: Option<Expr>,
     pub txns: Vec<Transaction>,
     /// The transactions move a cursor: commit them even when no row changes.
@@ -132,7 +132,7 @@ impl Lake {
             .map(|k| k.to_string())
             .collect();
         let schema: Schema = which.schema().as_ref().clone();
-        let upserts = batch.upserts.df.clone();
+        let upserts = batch.upserts.clone();
         copy_delta::check_unique_keys(&upserts, &keys).await?;
         let deletes = match &batch.delete_scope {
             Some(scope) => self.vanished(&table, scope, &upserts, &keys).await?,

@@ -87,6 +87,9 @@ async fn run(args: SyncArgs) -> Result<u8> {
         args.partition_by.clone(),
         lookback,
     );
+    if let Some(n) = args.batch_rows {
+        sync.batch_rows = n;
+    }
     let outcome = sync.run().await;
     let mut failed = outcome.is_err();
     for t in &tables {

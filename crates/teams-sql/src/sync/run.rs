@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{Expr, col, lit};
+use datafusion::prelude::DataFrame;
 use datafusion_teams::{
     FeedItem, FeedRequest, FeedSource, Removed, Table, TeamsHandle, TeamsOptions, team_feed,
 };
@@ -18,10 +19,14 @@ use futures::StreamExt;
 use serde_json::json;
 
 use super::cursor;
-use super::lake::{Batch, Counts, Lake};
+use super::lake::{Batch, Lake};
 use super::summary::TableSummary;
-use crate::copy_delta::{MATERIALIZE_IN_MEMORY_BYTES, Materializer};
+use crate::copy_delta::{MATERIALIZE_IN_MEMORY_BYTES, Materialized, Materializer};
 use crate::error::{Result, ShellError};
+
+/// Rows a message batch gathers before it commits: large enough that small teams share a commit,
+/// small enough that a killed first load loses little.
+pub const DEFAULT_BATCH_ROWS: usize = 50_000;
 
 pub struct Run {
     pub lake: Lake,
@@ -44,6 +49,8 @@ pub struct Run {
     /// Some child was refused and left out (under `--on-forbidden skip`).
     pub partial: bool,
     progress: bool,
+    /// Rows of read teams that wait before their batch commits.
+    pub batch_rows: usize,
 }
 
 fn quote(s: &str) -> String {
@@ -108,6 +115,7 @@ impl Run {
             channels: BTreeMap::new(),
             partial: false,
             progress: std::io::stderr().is_terminal(),
+            batch_rows: DEFAULT_BATCH_ROWS,
         }
     }
 
@@ -227,8 +235,9 @@ impl Run {
         } else {
             None
         };
+        let rows = rows.finish(&self.lake.ctx).await?;
         let batch = Batch {
-            upserts: rows.finish(&self.lake.ctx).await?,
+            upserts: rows.df.clone(),
             delete_scope: scope,
             txns: vec![cursor::txn(
                 cursor::table_app_id(&self.tenant, Table::Teams),
@@ -315,8 +324,9 @@ impl Run {
         }
         let rows =
             rows.unwrap_or_else(|| Materializer::new(table.schema(), MATERIALIZE_IN_MEMORY_BYTES));
+        let rows = rows.finish(&self.lake.ctx).await?;
         let batch = Batch {
-            upserts: rows.finish(&self.lake.ctx).await?,
+            upserts: rows.df.clone(),
             delete_scope: scope,
             txns: vec![cursor::txn(
                 cursor::table_app_id(&self.tenant, table),
@@ -337,7 +347,9 @@ impl Run {
         Ok(())
     }
 
-    /// `messages` and `message_replies` from one pass per team, committed team by team.
+    /// `messages` and `message_replies` from one pass per team. Teams are committed together
+    /// once `batch_rows` rows are waiting (and at the end), each with its own cursor in the
+    /// commit: a killed first load resumes after the last committed batch.
     async fn message_stage(&mut self) {
         let started = Instant::now();
         let before = self.requests();
@@ -375,6 +387,7 @@ impl Run {
             }
         };
         let teams = self.teams.clone();
+        let mut pending: Vec<TeamRead> = Vec::new();
         for (i, team) in teams.iter().enumerate() {
             self.progress(&format!(
                 "sync messages: team {}/{} ({} requests)",
@@ -382,35 +395,155 @@ impl Run {
                 teams.len(),
                 self.requests() - before
             ));
-            if let Err(e) = self.team_messages(team, floor, &mut open).await {
-                for &t in &wanted {
-                    self.summaries.entry(t).or_default().fail(&e);
+            match self.team_messages(team, floor, &open).await {
+                Ok(read) => pending.push(read),
+                Err(e) => {
+                    for &t in &wanted {
+                        self.summaries.entry(t).or_default().fail(&e);
+                    }
                 }
             }
-        }
-        if self.named_teams.is_empty() {
-            // Teams that left the tenant take their messages with them.
-            for (&t, delta) in open.iter_mut() {
-                let r = self
-                    .commit_scope(
-                        t,
-                        delta,
-                        in_list("team_id", &self.teams, true),
-                        vec![],
-                        false,
-                    )
+            let waiting: usize = pending.iter().map(|r| r.rows).sum();
+            let last = i + 1 == teams.len();
+            if waiting >= self.batch_rows && !last {
+                self.flush(&mut open, std::mem::take(&mut pending), None, floor)
                     .await;
-                match r {
-                    Ok(c) => self.summaries.entry(t).or_default().counts += c,
-                    Err(e) => self.summaries.entry(t).or_default().fail(e),
-                }
             }
         }
+        // Teams that left the tenant take their messages with them, in the last commit.
+        let gone = self
+            .named_teams
+            .is_empty()
+            .then(|| in_list("team_id", &self.teams, true));
+        self.flush(&mut open, pending, gone, floor).await;
         let requests = self.requests() - before;
         for &t in &wanted {
             let s = self.summaries.entry(t).or_default();
             s.requests = requests;
             s.elapsed = started.elapsed();
+        }
+    }
+
+    /// Commits the teams read so far to each message table: their rows, what vanished from
+    /// them, and each team's cursor.
+    async fn flush(
+        &mut self,
+        open: &mut HashMap<Table, DeltaTable>,
+        reads: Vec<TeamRead>,
+        extra_scope: Option<Expr>,
+        floor: Option<DateTime<Utc>>,
+    ) {
+        if reads.is_empty() && extra_scope.is_none() {
+            return;
+        }
+        let floor_micros = floor.map(|f| f.timestamp_micros());
+        let tables: Vec<Table> = open.keys().copied().collect();
+        for table in tables {
+            let upserts = match self.union(table, &reads).await {
+                Ok(df) => df,
+                Err(e) => {
+                    self.summaries.entry(table).or_default().fail(e);
+                    continue;
+                }
+            };
+            let mut txns = Vec::new();
+            let mut moved = false;
+            let mut scope: Vec<Expr> = Vec::new();
+            let mut teams_meta = Vec::new();
+            for r in &reads {
+                let before = r.prev.get(&table).copied().flatten();
+                // A team with something left out keeps its cursor: what was refused is read
+                // again, from the same point, once Graph lets it.
+                let next = if r.skipped {
+                    before
+                } else {
+                    cursor::advance(before, r.max_read, self.cap)
+                        .or(before)
+                        .or(Some(floor_micros.unwrap_or(0)))
+                };
+                if let Some(n) = next {
+                    txns.push(cursor::txn(
+                        cursor::team_app_id(&self.tenant, table, &r.team),
+                        n,
+                    ));
+                }
+                moved |= next != before;
+                scope.extend(delete_scope(
+                    table,
+                    &r.team,
+                    &r.channels,
+                    r.channels_complete,
+                    r.team_complete,
+                    &r.complete_channels,
+                    &r.removed,
+                ));
+                teams_meta.push(json!({
+                    "team_id": r.team,
+                    "since": r.since.map(|s| s.to_rfc3339()),
+                    "cursor": next.and_then(cursor::to_time).map(|t| t.to_rfc3339()),
+                    "sources": r.sources.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                    "removed": r.removed.len(),
+                    "partial": r.skipped,
+                }));
+            }
+            if let Some(f) = floor_micros {
+                txns.push(cursor::txn(cursor::start_app_id(&self.tenant, table), f));
+            }
+            scope.extend(extra_scope.clone());
+            let batch = Batch {
+                upserts,
+                delete_scope: scope.into_iter().reduce(Expr::or),
+                txns,
+                cursor_moved: moved,
+                metadata: json!({
+                    "table": table.name(),
+                    "run_start": self.run_start.to_rfc3339(),
+                    "teams": teams_meta,
+                }),
+            };
+            let Some(delta) = open.get_mut(&table) else {
+                continue;
+            };
+            match self.lake.commit(table, delta.clone(), batch).await {
+                Ok((t, counts)) => {
+                    *delta = t;
+                    let s = self.summaries.entry(table).or_default();
+                    s.counts += counts;
+                    s.teams_done += reads.len();
+                    for r in &reads {
+                        for src in &r.sources {
+                            let name = src.to_string();
+                            if !s.sources.contains(&name) {
+                                s.sources.push(name);
+                            }
+                        }
+                    }
+                }
+                Err(e) => self.summaries.entry(table).or_default().fail(e),
+            }
+        }
+    }
+
+    /// The rows of `table` of every read, as one DataFrame.
+    async fn union(&self, table: Table, reads: &[TeamRead]) -> Result<DataFrame> {
+        let mut df: Option<DataFrame> = None;
+        for r in reads {
+            let part = match table {
+                Table::Messages => r.messages.df.clone(),
+                _ => r.replies.df.clone(),
+            };
+            df = Some(match df {
+                None => part,
+                Some(d) => d.union(part)?,
+            });
+        }
+        match df {
+            Some(d) => Ok(d),
+            None => Ok(Materializer::new(table.schema(), 0)
+                .finish(&self.lake.ctx)
+                .await?
+                .df
+                .clone()),
         }
     }
 
@@ -427,36 +560,13 @@ impl Run {
         Ok(None)
     }
 
-    async fn commit_scope(
-        &self,
-        table: Table,
-        delta: &mut DeltaTable,
-        scope: Expr,
-        txns: Vec<deltalake::kernel::Transaction>,
-        cursor_moved: bool,
-    ) -> Result<Counts> {
-        let empty = Materializer::new(table.schema(), 0)
-            .finish(&self.lake.ctx)
-            .await?;
-        let batch = Batch {
-            upserts: empty,
-            delete_scope: Some(scope),
-            txns,
-            cursor_moved,
-            metadata: json!({"table": table.name(), "run_start": self.run_start.to_rfc3339(), "removed_teams": true}),
-        };
-        let (t, c) = self.lake.commit(table, delta.clone(), batch).await?;
-        *delta = t;
-        Ok(c)
-    }
-
-    /// One team: read its change feed once, then commit each message table.
+    /// One team: its change feed, read once, kept locally until its batch commits.
     async fn team_messages(
         &mut self,
         team: &str,
         floor: Option<DateTime<Utc>>,
-        open: &mut HashMap<Table, DeltaTable>,
-    ) -> Result<()> {
+        open: &HashMap<Table, DeltaTable>,
+    ) -> Result<TeamRead> {
         let (channels, channels_complete) = self.team_channels(team).await?;
         let mut prev: HashMap<Table, Option<i64>> = HashMap::new();
         for (&t, d) in open.iter() {
@@ -485,6 +595,7 @@ impl Run {
         let mut messages = Materializer::new(Table::Messages.schema(), MATERIALIZE_IN_MEMORY_BYTES);
         let mut replies =
             Materializer::new(Table::MessageReplies.schema(), MATERIALIZE_IN_MEMORY_BYTES);
+        let mut rows = 0usize;
         let mut removed: Vec<Removed> = Vec::new();
         let mut complete_channels: Vec<String> = Vec::new();
         let mut team_complete = false;
@@ -497,6 +608,7 @@ impl Run {
                     replies: r,
                     max_modified,
                 } => {
+                    rows += m.num_rows() + r.num_rows();
                     messages.push(m)?;
                     replies.push(r)?;
                     if let Some(t) = max_modified {
@@ -513,74 +625,43 @@ impl Run {
         }
         drop(feed);
         let skipped = self.take_skips();
-        let materialized = [
-            (Table::Messages, messages.finish(&self.lake.ctx).await?),
-            (Table::MessageReplies, replies.finish(&self.lake.ctx).await?),
-        ];
-        let floor_micros = floor.map(|f| f.timestamp_micros());
-        for (table, upserts) in materialized {
-            let Some(delta) = open.get_mut(&table) else {
-                continue;
-            };
-            let before = prev.get(&table).copied().flatten();
-            // A team with something left out keeps its cursor: what was refused is read again,
-            // from the same point, once Graph lets it.
-            let next = if skipped {
-                before
-            } else {
-                cursor::advance(before, max_read, self.cap)
-                    .or(before)
-                    .or(Some(floor_micros.unwrap_or(0)))
-            };
-            let mut txns = Vec::new();
-            if let Some(n) = next {
-                txns.push(cursor::txn(
-                    cursor::team_app_id(&self.tenant, table, team),
-                    n,
-                ));
-            }
-            if let Some(f) = floor_micros {
-                txns.push(cursor::txn(cursor::start_app_id(&self.tenant, table), f));
-            }
-            let scope = delete_scope(
-                table,
-                team,
-                &channels,
-                channels_complete,
-                team_complete,
-                &complete_channels,
-                &removed,
-            );
-            let batch = Batch {
-                upserts,
-                delete_scope: scope,
-                txns,
-                cursor_moved: next != before,
-                metadata: json!({
-                    "table": table.name(),
-                    "team_id": team,
-                    "run_start": self.run_start.to_rfc3339(),
-                    "since": since.map(|s| s.to_rfc3339()),
-                    "cursor": next.and_then(cursor::to_time).map(|t| t.to_rfc3339()),
-                    "sources": sources.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-                    "removed": removed.len(),
-                    "partial": skipped,
-                }),
-            };
-            let (t, counts) = self.lake.commit(table, delta.clone(), batch).await?;
-            *delta = t;
-            let s = self.summaries.entry(table).or_default();
-            s.counts += counts;
-            s.teams_done += 1;
-            for src in &sources {
-                let name = src.to_string();
-                if !s.sources.contains(&name) {
-                    s.sources.push(name);
-                }
-            }
-        }
-        Ok(())
+        Ok(TeamRead {
+            team: team.to_string(),
+            channels,
+            channels_complete,
+            prev,
+            since,
+            messages: messages.finish(&self.lake.ctx).await?,
+            replies: replies.finish(&self.lake.ctx).await?,
+            rows,
+            removed,
+            complete_channels,
+            team_complete,
+            max_read,
+            sources,
+            skipped,
+        })
     }
+}
+
+/// One team's change feed, read and kept locally (in memory or spilled) until committed.
+struct TeamRead {
+    team: String,
+    channels: Vec<String>,
+    channels_complete: bool,
+    /// Cursors before this run, per message table.
+    prev: HashMap<Table, Option<i64>>,
+    since: Option<DateTime<Utc>>,
+    messages: Materialized,
+    replies: Materialized,
+    rows: usize,
+    removed: Vec<Removed>,
+    complete_channels: Vec<String>,
+    team_complete: bool,
+    max_read: Option<i64>,
+    sources: BTreeSet<FeedSource>,
+    /// Something of the team was left out (403 or 404).
+    skipped: bool,
 }
 
 /// Target rows of `team` that may be gone: those a complete read covered (the whole team, or
