@@ -8,7 +8,9 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArra
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::catalog::TableProvider;
-use datafusion::common::{Column, Constraint, ResolvedTableReference, ScalarValue, TableReference};
+use datafusion::common::{
+    Column, Constraint, Constraints, ResolvedTableReference, ScalarValue, TableReference,
+};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, lit};
 use datafusion::prelude::SessionContext;
@@ -36,7 +38,7 @@ pub async fn list_tables(ctx: &SessionContext) -> Result<RecordBatch> {
             table.unwrap_or_default(),
         );
         let key = match ctx.table_provider(reference).await {
-            Ok(provider) => primary_key(provider.as_ref()).map(|k| k.join(", ")),
+            Ok(provider) => provider_key(provider.as_ref()).map(|k| k.join(", ")),
             Err(_) => None,
         };
         keys.push(key);
@@ -70,7 +72,7 @@ pub async fn describe(ctx: &SessionContext, name: &str) -> Result<RecordBatch> {
         &[&catalog, &schema, &table],
     )
     .await?;
-    let key = primary_key(provider.as_ref()).unwrap_or_default();
+    let key = provider_key(provider.as_ref()).unwrap_or_default();
     let arrow_schema = provider.schema();
     let mut key_position = Vec::with_capacity(columns.num_rows());
     let mut pushdown = Vec::with_capacity(columns.num_rows());
@@ -189,16 +191,19 @@ fn with_columns(batch: RecordBatch, extra: Vec<(Field, ArrayRef)>) -> Result<Rec
         .map_err(DataFusionError::from)?)
 }
 
-/// The provider's primary key, by column name.
-pub fn primary_key(provider: &dyn TableProvider) -> Option<Vec<String>> {
-    let schema = provider.schema();
-    provider.constraints()?.iter().find_map(|c| match c {
+/// A table's primary key by column name, from its declared constraints.
+pub fn primary_key(constraints: Option<&Constraints>, schema: &Schema) -> Option<Vec<String>> {
+    constraints?.iter().find_map(|c| match c {
         Constraint::PrimaryKey(indices) => indices
             .iter()
             .map(|&i| schema.fields().get(i).map(|f| f.name().clone()))
             .collect(),
         Constraint::Unique(_) => None,
     })
+}
+
+fn provider_key(provider: &dyn TableProvider) -> Option<Vec<String>> {
+    primary_key(provider.constraints(), &provider.schema())
 }
 
 /// Whether the provider filters on `field` itself, asked of the provider with a probe filter

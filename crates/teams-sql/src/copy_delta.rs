@@ -32,6 +32,7 @@ use deltalake::protocol::SaveMode;
 use futures::StreamExt;
 use object_store::path::Path;
 
+use crate::catalog;
 use crate::destinations;
 use crate::destinations::staging::{Staging, Target};
 use crate::error::{Result, ShellError};
@@ -491,7 +492,8 @@ fn merge_keys(options: &DeltaOptions, input: &LogicalPlan, schema: &Schema) -> R
         None => inferred_keys(input).ok_or_else(|| {
             ShellError::DeltaCopy(
                 "mode 'merge' needs OPTIONS ('merge_keys' 'col1,col2'): the key can only be \
-                 inferred when the query is a plain scan of one of the Teams tables"
+                 inferred when the query is a plain scan of a table with a primary key, such as \
+                 the Teams tables"
                     .to_string(),
             )
         })?,
@@ -794,22 +796,15 @@ pub(crate) async fn merge(
     })
 }
 
-/// The primary key of the Teams table the query plainly scans (projections, filters, aliases
-/// and limits on top are fine as long as the key columns come through unchanged).
+/// The primary key of the table the query plainly scans, as its provider declares it
+/// (`TableProvider::constraints`; every Teams table has one). Projections, filters, aliases
+/// and limits on top are fine as long as the key columns come through unchanged.
 pub fn inferred_keys(plan: &LogicalPlan) -> Option<Vec<String>> {
     let mut node = plan;
     loop {
         match node {
             LogicalPlan::TableScan(scan) => {
-                let schema_ok = match scan.table_name.schema() {
-                    None => true,
-                    Some(s) => s == datafusion_teams::SCHEMA_NAME,
-                };
-                if !schema_ok {
-                    return None;
-                }
-                let keys = datafusion_teams::primary_key(scan.table_name.table())?;
-                let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                let keys = catalog::primary_key(scan.source.constraints(), &scan.source.schema())?;
                 let out = plan.schema();
                 return keys
                     .iter()

@@ -2,6 +2,7 @@
 //! throttling (x1) and realistic per-request latency stay on, so what users see here is what a
 //! real tenant feels like; the tenant is sized so the README's queries finish in seconds.
 
+use chrono::{DateTime, Utc};
 use graph_sim::{SimConfig, SimServer};
 
 use crate::credentials::Connection;
@@ -16,16 +17,18 @@ pub struct DemoTenant {
 /// threads for the example queries to say something, small enough that a full scan of
 /// `message_replies` under Microsoft's 1 request/second/channel limit stays within seconds.
 ///
-/// The tenant's clock is fixed at today's midnight (UTC): history still ends "now" for queries
-/// such as `now() - interval '7 days'`, yet two runs on the same day see the same tenant, so an
-/// export re-run with `'mode' 'merge'` shows that it changes nothing.
-pub fn demo_config() -> SimConfig {
-    let midnight = chrono::Utc::now()
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc());
+/// The tenant's clock is `clock`, by default today's midnight (UTC): history still ends "now"
+/// for queries such as `now() - interval '7 days'`, yet two runs on the same day see the same
+/// tenant, so an export re-run with `'mode' 'merge'` shows that it changes nothing.
+pub fn demo_config(clock: Option<DateTime<Utc>>) -> SimConfig {
+    let midnight = || {
+        Utc::now()
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+    };
     SimConfig {
-        epoch: midnight,
+        epoch: clock.or_else(midnight),
         seed: 42,
         teams: 4,
         channels_per_team: 3,
@@ -37,8 +40,8 @@ pub fn demo_config() -> SimConfig {
     }
 }
 
-pub async fn start() -> Result<(DemoTenant, Connection)> {
-    let server = graph_sim::start(demo_config())
+pub async fn start(clock: Option<DateTime<Utc>>) -> Result<(DemoTenant, Connection)> {
+    let server = graph_sim::start(demo_config(clock))
         .await
         .map_err(|e| ShellError::Demo(format!("cannot start on 127.0.0.1: {e}")))?;
     let connection = Connection::demo(server.graph_url(), server.authority_url());

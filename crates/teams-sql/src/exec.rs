@@ -139,10 +139,7 @@ impl Shell {
                 tokio::select! {
                     r = &mut copy_fut => break r?,
                     _ = ticker.tick() => {
-                        let so_far = match (&before, self.graph_counters()) {
-                            (Some(b), Some(now)) => Some(now.since(b)),
-                            _ => None,
-                        };
+                        let so_far = self.graph_since(before.as_ref());
                         // deltalake plans and runs its own scan: only the Teams scans' own
                         // count of rows says how far it got.
                         let rows = Rows {
@@ -249,10 +246,7 @@ impl Shell {
                         None => break,
                     },
                     _ = ticker.tick() => {
-                        let so_far = match (before, self.graph_counters()) {
-                            (Some(b), Some(now)) => Some(now.since(b)),
-                            _ => None,
-                        };
+                        let so_far = self.graph_since(before);
                         let rows = Rows {
                             out: (!is_copy).then_some(rows as u64),
                             read: rows_read(&physical),
@@ -275,6 +269,11 @@ impl Shell {
             }
             Ok(rows)
         }
+    }
+
+    /// Graph's counters since `before` was taken (at the statement's start).
+    fn graph_since(&self, before: Option<&GraphCounters>) -> Option<GraphCounters> {
+        Some(self.graph_counters()?.since(before?))
     }
 
     /// Summary lines go to stderr so that stdout carries only data.
@@ -315,8 +314,7 @@ impl Shell {
         } else {
             let _ = writeln!(err, "{rows_line}");
         }
-        if let (Some(before), Some(now), Some(t)) = (before, self.graph_counters(), &self.teams) {
-            let d = now.since(before);
+        if let (Some(d), Some(t)) = (self.graph_since(before), &self.teams) {
             let listed = if d.teams_discovered + d.channels_discovered > 0 {
                 format!(
                     "; listed {} teams, {} channels",
@@ -405,6 +403,30 @@ pub async fn run_script(
 mod tests {
     use super::*;
 
+    /// An offline shell printing csv and no summaries: what the tests compare.
+    fn quiet_shell() -> Shell {
+        let mut shell = Shell::offline(PrintFormat::Csv);
+        shell.print.quiet = true;
+        shell
+    }
+
+    /// Where a test's Delta table goes; it is removed with the returned directory.
+    fn table_dir() -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t").display().to_string();
+        (dir, path)
+    }
+
+    /// The error a script fails with.
+    async fn run_err(shell: &mut Shell, sql: &str) -> String {
+        let mut out = Vec::new();
+        run_script(shell, sql, "t", &mut out)
+            .await
+            .unwrap_err()
+            .1
+            .to_string()
+    }
+
     async fn run_to_string(shell: &mut Shell, sql: &str) -> String {
         let mut out = Vec::new();
         run_script(shell, sql, "test", &mut out)
@@ -416,8 +438,7 @@ mod tests {
 
     #[tokio::test]
     async fn csv_output_of_a_query() {
-        let mut shell = Shell::offline(PrintFormat::Csv);
-        shell.print.quiet = true;
+        let mut shell = quiet_shell();
         let text = run_to_string(
             &mut shell,
             "SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, 'y' ORDER BY a;",
@@ -428,8 +449,7 @@ mod tests {
 
     #[tokio::test]
     async fn failing_statement_reports_its_line() {
-        let mut shell = Shell::offline(PrintFormat::Csv);
-        shell.print.quiet = true;
+        let mut shell = quiet_shell();
         let mut out = Vec::new();
         let err = run_script(
             &mut shell,
@@ -445,11 +465,8 @@ mod tests {
 
     #[tokio::test]
     async fn copy_to_delta_append_overwrite_merge() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t");
-        let p = path.display();
-        let mut shell = Shell::offline(PrintFormat::Csv);
-        shell.print.quiet = true;
+        let (_dir, p) = table_dir();
+        let mut shell = quiet_shell();
         let src = "SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS v(id, name)";
         run_to_string(
             &mut shell,
@@ -499,51 +516,51 @@ mod tests {
 
     #[tokio::test]
     async fn delta_schema_mismatch_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("t");
-        let p = p.display();
-        let mut shell = Shell::offline(PrintFormat::Csv);
-        shell.print.quiet = true;
+        let (_dir, p) = table_dir();
+        let mut shell = quiet_shell();
         run_to_string(
             &mut shell,
             &format!("COPY (SELECT 1 AS id) TO '{p}' STORED AS DELTA;"),
         )
         .await;
-        let mut out = Vec::new();
-        let err = run_script(
+        let err = run_err(
             &mut shell,
             &format!("COPY (SELECT 'x' AS id, 2 AS extra) TO '{p}' STORED AS DELTA;"),
-            "t",
-            &mut out,
         )
-        .await
-        .unwrap_err()
-        .1
-        .to_string();
+        .await;
         assert!(err.contains("'extra' is not in the table"), "{err}");
         assert!(err.contains("column 'id' is"), "{err}");
     }
 
     #[tokio::test]
     async fn merge_without_keys_on_a_computed_query_is_explained() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("t");
-        let mut shell = Shell::offline(PrintFormat::Csv);
-        shell.print.quiet = true;
-        let mut out = Vec::new();
-        let err = run_script(
+        let (_dir, p) = table_dir();
+        let mut shell = quiet_shell();
+        let err = run_err(
             &mut shell,
-            &format!(
-                "COPY (SELECT 1 AS id) TO '{}' STORED AS DELTA OPTIONS ('mode' 'merge');",
-                p.display()
-            ),
-            "t",
-            &mut out,
+            &format!("COPY (SELECT 1 AS id) TO '{p}' STORED AS DELTA OPTIONS ('mode' 'merge');"),
         )
-        .await
-        .unwrap_err()
-        .1
-        .to_string();
+        .await;
         assert!(err.contains("merge_keys"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn merge_keys_default_to_any_declared_primary_key() {
+        let (_dir, p) = table_dir();
+        let mut shell = quiet_shell();
+        run_to_string(
+            &mut shell,
+            "CREATE TABLE src (id INT PRIMARY KEY, name VARCHAR); \
+             INSERT INTO src VALUES (1, 'a'), (2, 'b');",
+        )
+        .await;
+        let merge = format!(
+            "COPY (SELECT id, name FROM src WHERE id > 0) TO '{p}' STORED AS DELTA \
+             OPTIONS ('mode' 'merge');"
+        );
+        let first = run_to_string(&mut shell, &merge).await;
+        assert!(first.contains(",merge,2,"), "{first}");
+        let second = run_to_string(&mut shell, &merge).await;
+        assert!(second.contains(",merge,0,0,0,"), "{second}");
     }
 }

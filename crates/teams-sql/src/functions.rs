@@ -21,58 +21,33 @@ struct Function<'a> {
 
 /// Every function by the name it is called with, aliases included.
 fn all(state: &SessionState) -> BTreeMap<String, Function<'_>> {
-    let mut out = BTreeMap::new();
-    for (key, f) in state.scalar_functions() {
-        out.insert(
-            key.to_ascii_lowercase(),
-            Function {
-                kind: "scalar",
-                name: f.name(),
-                doc: f.documentation(),
-            },
-        );
-    }
-    for (key, f) in state.higher_order_functions() {
-        out.insert(
-            key.to_ascii_lowercase(),
-            Function {
-                kind: "scalar",
-                name: f.name(),
-                doc: f.documentation(),
-            },
-        );
-    }
-    for (key, f) in state.aggregate_functions() {
-        out.insert(
-            key.to_ascii_lowercase(),
-            Function {
-                kind: "aggregate",
-                name: f.name(),
-                doc: f.documentation(),
-            },
-        );
-    }
-    for (key, f) in state.window_functions() {
-        out.insert(
-            key.to_ascii_lowercase(),
-            Function {
-                kind: "window",
-                name: f.name(),
-                doc: f.documentation(),
-            },
-        );
-    }
-    for key in state.table_functions().keys() {
-        out.insert(
-            key.to_ascii_lowercase(),
-            Function {
-                kind: "table",
-                name: key,
-                doc: None,
-            },
-        );
-    }
-    out
+    let scalar = state
+        .scalar_functions()
+        .iter()
+        .map(|(k, f)| (k, "scalar", f.name(), f.documentation()));
+    let higher_order = state
+        .higher_order_functions()
+        .iter()
+        .map(|(k, f)| (k, "scalar", f.name(), f.documentation()));
+    let aggregate = state
+        .aggregate_functions()
+        .iter()
+        .map(|(k, f)| (k, "aggregate", f.name(), f.documentation()));
+    let window = state
+        .window_functions()
+        .iter()
+        .map(|(k, f)| (k, "window", f.name(), f.documentation()));
+    let table = state
+        .table_functions()
+        .keys()
+        .map(|k| (k, "table", k.as_str(), None));
+    scalar
+        .chain(higher_order)
+        .chain(aggregate)
+        .chain(window)
+        .chain(table)
+        .map(|(key, kind, name, doc)| (key.to_ascii_lowercase(), Function { kind, name, doc }))
+        .collect()
 }
 
 fn first_sentence(text: &str) -> String {

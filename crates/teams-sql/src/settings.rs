@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use datafusion_teams::{MessageSource, OnForbidden, TeamsOptions};
 
 use crate::args::Args;
@@ -26,7 +28,14 @@ pub struct Settings {
     pub options: TeamsOptions,
     /// `--allow-partial`: a read that left out refused children still exits 0.
     pub allow_partial: bool,
+    /// The demo tenant's clock, pinned by `TEAMS_SQL_DEMO_EPOCH` so its output is the same on
+    /// every day; else today's midnight. (Not SOURCE_DATE_EPOCH: packaging shells such as
+    /// Nix's set that one to 1980 for builds, which would empty every recent-history query.)
+    pub demo_clock: Option<DateTime<Utc>>,
 }
+
+/// Seconds since 1970 that pin the demo tenant's clock.
+pub const ENV_DEMO_EPOCH: &str = "TEAMS_SQL_DEMO_EPOCH";
 
 #[derive(Debug)]
 pub enum Tenant {
@@ -73,10 +82,16 @@ fn resolve_with(
         Tenant::Entra(Box::new(connection))
     };
     let options = layers.teams_options()?;
+    let demo_clock = if args.demo {
+        layers.demo_clock()?
+    } else {
+        None
+    };
     Ok(Settings {
         tenant,
         options,
         allow_partial: args.allow_partial,
+        demo_clock,
     })
 }
 
@@ -161,6 +176,22 @@ impl Layers<'_> {
         })
     }
 
+    fn demo_clock(&self) -> Result<Option<DateTime<Utc>>> {
+        let Some(text) = (self.env)(ENV_DEMO_EPOCH).filter(|v| !v.trim().is_empty()) else {
+            return Ok(None);
+        };
+        text.trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|secs| DateTime::from_timestamp(secs, 0))
+            .map(Some)
+            .ok_or_else(|| {
+                ShellError::Usage(format!(
+                    "{ENV_DEMO_EPOCH} '{text}': expected whole seconds since 1970-01-01 UTC"
+                ))
+            })
+    }
+
     /// The connector options the shell sets: the defaults, except what flags or the profile say.
     fn teams_options(&self) -> Result<TeamsOptions> {
         let args = self.args;
@@ -209,6 +240,15 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k: &str| map.get(k).cloned()
+    }
+
+    /// A complete app registration in the environment.
+    fn app_env() -> impl Fn(&str) -> Option<String> {
+        env_of(&[
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s3cr3t-value"),
+        ])
     }
 
     fn args(extra: &[&str]) -> Args {
@@ -294,11 +334,7 @@ mod tests {
 
     #[test]
     fn bad_endpoints_and_authorities_are_usage_errors() {
-        let env = env_of(&[
-            ("AZURE_TENANT_ID", "t"),
-            ("AZURE_CLIENT_ID", "c"),
-            ("AZURE_CLIENT_SECRET", "s3cr3t-value"),
-        ]);
+        let env = app_env();
         for flags in [
             &["--graph-endpoint", "http://graph.example.com"][..],
             &["--graph-endpoint", "https://[bad"][..],
@@ -332,21 +368,13 @@ mod tests {
 
     #[test]
     fn unknown_cloud_is_rejected() {
-        let env = env_of(&[
-            ("AZURE_TENANT_ID", "t"),
-            ("AZURE_CLIENT_ID", "c"),
-            ("AZURE_CLIENT_SECRET", "s"),
-        ]);
+        let env = app_env();
         assert!(resolve(&args(&["--cloud", "mars"]), None, &env).is_err());
     }
 
     #[test]
     fn connector_options_take_the_same_precedence() {
-        let env = env_of(&[
-            ("AZURE_TENANT_ID", "t"),
-            ("AZURE_CLIENT_ID", "c"),
-            ("AZURE_CLIENT_SECRET", "s"),
-        ]);
+        let env = app_env();
         let profile = (
             "p".to_string(),
             Profile {
@@ -371,6 +399,19 @@ mod tests {
             .unwrap()
             .options;
         assert_eq!(partial.on_forbidden, OnForbidden::Skip);
+    }
+
+    #[test]
+    fn an_epoch_in_the_environment_pins_the_demo_clock() {
+        let env = env_of(&[("TEAMS_SQL_DEMO_EPOCH", "1767225600")]);
+        let settings = super::resolve(&args(&["--demo"]), &env).unwrap();
+        assert_eq!(
+            settings.demo_clock.map(|c| c.to_rfc3339()).as_deref(),
+            Some("2026-01-01T00:00:00+00:00")
+        );
+        let env = env_of(&[("TEAMS_SQL_DEMO_EPOCH", "yesterday")]);
+        let err = super::resolve(&args(&["--demo"]), &env).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{err}");
     }
 
     #[test]

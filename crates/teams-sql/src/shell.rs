@@ -55,10 +55,11 @@ impl Shell {
             tenant,
             options,
             allow_partial,
+            demo_clock,
         } = settings;
         let (demo, connection) = match tenant {
             Tenant::Demo => {
-                let (tenant, conn) = demo::start().await?;
+                let (tenant, conn) = demo::start(demo_clock).await?;
                 (Some(tenant), conn)
             }
             Tenant::Entra(conn) => (None, *conn),
