@@ -568,3 +568,51 @@ fn sigkill_at_seeded_moments_then_a_rerun_converges_and_a_first_load_resumes() {
         "only {resumed} kills landed inside the first load's team batches"
     );
 }
+
+/// Rows of `table` (as [`lake_rows`] or [`truth`] shape them) that belong to `team`.
+fn of_team(rows: &[String], team: &str) -> Vec<String> {
+    rows.iter()
+        .filter(|r| r.starts_with(&format!("{team}|")))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_team_graph_refuses_under_skip_deletes_nothing_and_keeps_its_rows() {
+    let t = tenant(Switches::default());
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    sync(&t, dir.path(), &[]);
+    let before = truth(&t);
+    t.rt.block_on(assert_lake_equals(&lake, &before, "first load"));
+
+    // A channel and a member of one team go, and Graph then refuses that team.
+    let sim = t.sim();
+    let team = sim.team_ids()[1].clone();
+    let channel = sim.channels(&team)[1]["id"].as_str().unwrap().to_string();
+    let member = sim.members(&team)[1]["id"].as_str().unwrap().to_string();
+    sim.remove_channel(&team, &channel).unwrap();
+    sim.remove_member(&team, &member).unwrap();
+    sim.set_switches(Switches {
+        forbidden_team_ids: vec![team.clone()],
+        ..Switches::default()
+    });
+    let out = sync_command(&t, dir.path(), &["--on-forbidden", "skip"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    for table in ["channels", "members", "messages", "message_replies"] {
+        let got = t.rt.block_on(lake_rows(&lake, table));
+        assert_eq!(
+            of_team(&got, &team),
+            of_team(&before[table], &team),
+            "{table} of the refused team changed\n{}",
+            stderr_of(&out)
+        );
+    }
+
+    // Once Graph lets the team be read again, the next run catches up.
+    sim.set_switches(Switches::default());
+    sync(&t, dir.path(), &[]);
+    t.rt.block_on(assert_lake_equals(&lake, &truth(&t), "after the refusal ends"));
+}
