@@ -614,5 +614,9 @@ fn a_team_graph_refuses_under_skip_deletes_nothing_and_keeps_its_rows() {
     // Once Graph lets the team be read again, the next run catches up.
     sim.set_switches(Switches::default());
     sync(&t, dir.path(), &[]);
-    t.rt.block_on(assert_lake_equals(&lake, &truth(&t), "after the refusal ends"));
+    t.rt.block_on(assert_lake_equals(
+        &lake,
+        &truth(&t),
+        "after the refusal ends",
+    ));
 }

@@ -57,6 +57,18 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// Under `--on-forbidden skip` a statement whose only children Graph refused fails (an answer
+/// made of refusals is not one). Sync reads one team per statement, so for it that only means
+/// the team was not read this run: nothing of it is deleted and its cursor stays.
+fn refused_entirely(e: &datafusion::error::DataFusionError) -> bool {
+    match e.find_root() {
+        datafusion::error::DataFusionError::External(inner) => inner
+            .downcast_ref::<datafusion_teams::TeamsError>()
+            .is_some_and(|t| matches!(t, datafusion_teams::TeamsError::AllRefused { .. })),
+        _ => false,
+    }
+}
+
 fn in_list(column: &str, values: &[String], negated: bool) -> Expr {
     col(column).in_list(values.iter().map(|v| lit(v.clone())).collect(), negated)
 }
@@ -262,8 +274,15 @@ impl Run {
             "SELECT id FROM teams.channels WHERE team_id = {}",
             quote(team)
         );
-        let batches = self.lake.ctx.sql(&sql).await?.collect().await?;
-        let skipped = self.take_skips();
+        let (batches, refused) = match self.lake.ctx.sql(&sql).await?.collect().await {
+            Ok(b) => (b, false),
+            Err(e) if refused_entirely(&e) => {
+                self.partial = true;
+                (Vec::new(), true)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let skipped = self.take_skips() || refused;
         let ids: Vec<String> = batches.iter().flat_map(|b| strings(b, "id")).collect();
         self.channels
             .insert(team.to_string(), (ids.clone(), !skipped));
@@ -297,14 +316,23 @@ impl Run {
                 Materializer::new(stream.schema(), MATERIALIZE_IN_MEMORY_BYTES)
             });
             let mut ids = Vec::new();
+            let mut refused = false;
             while let Some(batch) = stream.next().await {
-                let batch = batch?;
+                let batch = match batch {
+                    Ok(b) => b,
+                    Err(e) if refused_entirely(&e) => {
+                        refused = true;
+                        self.partial = true;
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 if table == Table::Channels {
                     ids.extend(strings(&batch, "id"));
                 }
                 rows.push(batch)?;
             }
-            let skipped = self.take_skips();
+            let skipped = self.take_skips() || refused;
             if !skipped {
                 complete.push(team.clone());
             }
