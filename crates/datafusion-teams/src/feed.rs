@@ -95,6 +95,10 @@ pub enum FeedItem {
     ChannelComplete(String),
     /// Every message of the team (above the floor) was read.
     TeamComplete,
+    /// The last item: how many children (channels, threads, the team itself) the feed left out
+    /// (403 under `skip`, or 404), as reported in the handle's report. Zero means the whole
+    /// team was read, whatever else the handle's other reads left out meanwhile.
+    Skipped(usize),
 }
 
 pub type FeedStream = BoxStream<'static, Result<FeedItem, TeamsError>>;
@@ -123,10 +127,16 @@ pub fn team_feed(handle: &TeamsHandle, options: TeamsOptions, req: FeedRequest) 
         req,
     });
     let source = feed.scan.plan.options.message_source;
-    match source {
+    let items = match source {
         MessageSource::Auto | MessageSource::Export => export_team(&feed),
         _ => per_channel(&feed),
-    }
+    };
+    let scan = Arc::clone(&feed.scan);
+    items
+        .chain(stream::once(async move {
+            Ok(FeedItem::Skipped(scan.metrics.children_skipped.value()))
+        }))
+        .boxed()
 }
 
 struct Feed {

@@ -566,7 +566,6 @@ pub(crate) struct Materializer {
     in_memory: usize,
     batches: Vec<RecordBatch>,
     bytes: usize,
-    rows: usize,
     spill: Option<(
         tempfile::TempDir,
         std::path::PathBuf,
@@ -581,18 +580,11 @@ impl Materializer {
             in_memory,
             batches: Vec::new(),
             bytes: 0,
-            rows: 0,
             spill: None,
         }
     }
 
-    /// Rows pushed so far.
-    pub(crate) fn rows(&self) -> usize {
-        self.rows
-    }
-
     pub(crate) fn push(&mut self, batch: RecordBatch) -> Result<()> {
-        self.rows += batch.num_rows();
         if let Some((_, _, writer)) = self.spill.as_mut() {
             writer.write(&batch).map_err(DataFusionError::from)?;
             return Ok(());

@@ -10,9 +10,10 @@ use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{Expr, col, lit};
-use datafusion::prelude::DataFrame;
+use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion_teams::{
-    FeedItem, FeedRequest, FeedSource, Removed, Table, TeamsHandle, TeamsOptions, team_feed,
+    FeedItem, FeedRequest, FeedSource, Removed, Table, TeamsConfig, TeamsHandle, TeamsOptions,
+    team_feed,
 };
 use deltalake::DeltaTable;
 use futures::StreamExt;
@@ -51,6 +52,7 @@ pub struct Run {
     progress: bool,
     /// Rows of read teams that wait before their batch commits.
     pub batch_rows: usize,
+    readers: Vec<Reader>,
 }
 
 fn quote(s: &str) -> String {
@@ -128,6 +130,7 @@ impl Run {
             partial: false,
             progress: std::io::stderr().is_terminal(),
             batch_rows: DEFAULT_BATCH_ROWS,
+            readers: Vec::new(),
         }
     }
 
@@ -266,27 +269,73 @@ impl Run {
     }
 
     /// The channels of `team` as listed now, and whether the listing was complete.
-    async fn team_channels(&mut self, team: &str) -> Result<(Vec<String>, bool)> {
-        if let Some(c) = self.channels.get(team) {
-            return Ok(c.clone());
+    /// Lists the channels of every team not listed yet in this run (when `channels` is not
+    /// synced), side by side.
+    async fn prefetch_channels(&mut self) -> Result<()> {
+        let jobs: Vec<(String, String)> = self
+            .teams
+            .iter()
+            .filter(|t| !self.channels.contains_key(*t))
+            .map(|t| {
+                (
+                    t.clone(),
+                    format!("SELECT id FROM teams.channels WHERE team_id = {}", quote(t)),
+                )
+            })
+            .collect();
+        for r in self.per_team_sql(jobs).await? {
+            let ids: Vec<String> = r.batches.iter().flat_map(|b| strings(b, "id")).collect();
+            self.channels.insert(r.team, (ids, !r.skipped));
         }
-        let sql = format!(
-            "SELECT id FROM teams.channels WHERE team_id = {}",
-            quote(team)
-        );
-        let (batches, refused) = match self.lake.ctx.sql(&sql).await?.collect().await {
-            Ok(b) => (b, false),
-            Err(e) if refused_entirely(&e) => {
-                self.partial = true;
-                (Vec::new(), true)
+        Ok(())
+    }
+
+    /// Sessions of their own with the Teams tables (sharing this run's client, so its pacing and
+    /// counters), one per team read at once: what a team's read left out is then known for that
+    /// team.
+    async fn ensure_readers(&mut self) -> Result<()> {
+        if self.readers.is_empty() {
+            let n = self.options.concurrency.clamp(1, 4);
+            for _ in 0..n {
+                let ctx = crate::session::new_context();
+                let config = TeamsConfig {
+                    client: self.handle.client().clone(),
+                    options: self.options.clone(),
+                };
+                let handle = datafusion_teams::register(&ctx, config).await?;
+                self.readers.push(Reader { ctx, handle });
             }
-            Err(e) => return Err(e.into()),
-        };
-        let skipped = self.take_skips() || refused;
-        let ids: Vec<String> = batches.iter().flat_map(|b| strings(b, "id")).collect();
-        self.channels
-            .insert(team.to_string(), (ids.clone(), !skipped));
-        Ok((ids, !skipped))
+        }
+        Ok(())
+    }
+
+    /// Runs one statement per team, several teams at once; prints what each left out.
+    async fn per_team_sql(&mut self, jobs: Vec<(String, String)>) -> Result<Vec<TeamSql>> {
+        self.ensure_readers().await?;
+        let readers = std::mem::take(&mut self.readers);
+        let k = readers.len().max(1);
+        let results: Vec<Result<TeamSql>> = futures::stream::iter(jobs.into_iter().enumerate())
+            // At most k statements run at once, k consecutive ones: never two on one reader.
+            .map(|(i, (team, sql))| read_sql(&readers[i % k], team, sql))
+            .buffered(k)
+            .collect()
+            .await;
+        self.readers = readers;
+        let mut out = Vec::new();
+        for r in results {
+            let r = r?;
+            self.report(&r.lines, r.partial);
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    fn report(&mut self, lines: &[String], partial: bool) {
+        for line in lines {
+            self.clear_progress();
+            eprintln!("warning: {line}");
+        }
+        self.partial |= partial;
     }
 
     /// `channels` or `members`: every team's rows, one query per team so that a team Graph
@@ -297,47 +346,34 @@ impl Run {
         let mut complete = Vec::new();
         let teams = self.teams.clone();
         self.summaries.entry(table).or_default().teams = teams.len();
-        for (i, team) in teams.iter().enumerate() {
-            self.progress(&format!(
-                "sync {}: team {}/{} ({} rows)",
-                table.name(),
-                i + 1,
-                teams.len(),
-                rows.as_ref().map_or(0, Materializer::rows)
-            ));
-            let sql = format!(
-                "SELECT * FROM teams.{} WHERE team_id = {}",
-                table.name(),
-                quote(team)
-            );
-            let mut stream = self.lake.ctx.sql(&sql).await?.execute_stream().await?;
-            // The query's own schema (the table's columns as the provider states them).
-            let rows = rows.get_or_insert_with(|| {
-                Materializer::new(stream.schema(), MATERIALIZE_IN_MEMORY_BYTES)
-            });
-            let mut ids = Vec::new();
-            let mut refused = false;
-            while let Some(batch) = stream.next().await {
-                let batch = match batch {
-                    Ok(b) => b,
-                    Err(e) if refused_entirely(&e) => {
-                        refused = true;
-                        self.partial = true;
-                        break;
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                if table == Table::Channels {
-                    ids.extend(strings(&batch, "id"));
-                }
-                rows.push(batch)?;
-            }
-            let skipped = self.take_skips() || refused;
-            if !skipped {
-                complete.push(team.clone());
+        self.progress(&format!("sync {}: {} teams", table.name(), teams.len()));
+        let jobs: Vec<(String, String)> = teams
+            .iter()
+            .map(|team| {
+                (
+                    team.clone(),
+                    format!(
+                        "SELECT * FROM teams.{} WHERE team_id = {}",
+                        table.name(),
+                        quote(team)
+                    ),
+                )
+            })
+            .collect();
+        for r in self.per_team_sql(jobs).await? {
+            if !r.skipped {
+                complete.push(r.team.clone());
             }
             if table == Table::Channels {
-                self.channels.insert(team.clone(), (ids, !skipped));
+                let ids: Vec<String> = r.batches.iter().flat_map(|b| strings(b, "id")).collect();
+                self.channels.insert(r.team.clone(), (ids, !r.skipped));
+            }
+            for batch in r.batches {
+                // The statement's own schema (the table's columns as the provider states them).
+                let rows = rows.get_or_insert_with(|| {
+                    Materializer::new(batch.schema(), MATERIALIZE_IN_MEMORY_BYTES)
+                });
+                rows.push(batch)?;
             }
         }
         let mut scope: Option<Expr> =
@@ -414,16 +450,44 @@ impl Run {
                 return;
             }
         };
-        let teams = self.teams.clone();
+        if let Err(e) = self.prefetch_channels().await {
+            for &t in &wanted {
+                self.summaries.entry(t).or_default().fail(&e);
+            }
+            return;
+        }
+        let mut jobs = Vec::new();
+        for team in self.teams.clone() {
+            match self.team_job(&team, &open).await {
+                Ok(job) => jobs.push(job),
+                Err(e) => {
+                    for &t in &wanted {
+                        self.summaries.entry(t).or_default().fail(&e);
+                    }
+                }
+            }
+        }
+        let total = jobs.len();
+        let k = self.options.concurrency.clamp(1, 4);
+        let (options, ctx, handle) = (
+            self.options.clone(),
+            self.lake.ctx.clone(),
+            self.handle.clone(),
+        );
+        let mut reads = futures::stream::iter(jobs)
+            // k teams at once, all on the run's handle: what a source refused is learned once
+            // per run, and each feed counts what it left out itself.
+            .map(|job| read_team(&handle, options.clone(), ctx.clone(), job, floor))
+            .buffered(k);
         let mut pending: Vec<TeamRead> = Vec::new();
-        for (i, team) in teams.iter().enumerate() {
+        let mut done = 0;
+        while let Some(read) = reads.next().await {
+            done += 1;
             self.progress(&format!(
-                "sync messages: team {}/{} ({} requests)",
-                i + 1,
-                teams.len(),
+                "sync messages: team {done}/{total} ({} requests)",
                 self.requests() - before
             ));
-            match self.team_messages(team, floor, &open).await {
+            match read {
                 Ok(read) => pending.push(read),
                 Err(e) => {
                     for &t in &wanted {
@@ -432,12 +496,14 @@ impl Run {
                 }
             }
             let waiting: usize = pending.iter().map(|r| r.rows).sum();
-            let last = i + 1 == teams.len();
-            if waiting >= self.batch_rows && !last {
+            if waiting >= self.batch_rows && done < total {
                 self.flush(&mut open, std::mem::take(&mut pending), None, floor)
                     .await;
             }
         }
+        drop(reads);
+        // What the feeds left out, grouped by cause, once for the stage.
+        self.take_skips();
         // Teams that left the tenant take their messages with them, in the last commit.
         let gone = self
             .named_teams
@@ -588,14 +654,13 @@ impl Run {
         Ok(None)
     }
 
-    /// One team: its change feed, read once, kept locally until its batch commits.
-    async fn team_messages(
-        &mut self,
-        team: &str,
-        floor: Option<DateTime<Utc>>,
-        open: &HashMap<Table, DeltaTable>,
-    ) -> Result<TeamRead> {
-        let (channels, channels_complete) = self.team_channels(team).await?;
+    /// What to read of one team: its channels and cursors.
+    async fn team_job(&self, team: &str, open: &HashMap<Table, DeltaTable>) -> Result<TeamJob> {
+        let (channels, channels_complete) = self
+            .channels
+            .get(team)
+            .cloned()
+            .unwrap_or((Vec::new(), false));
         let mut prev: HashMap<Table, Option<i64>> = HashMap::new();
         for (&t, d) in open.iter() {
             let v = cursor::read(d, &cursor::team_app_id(&self.tenant, t, team)).await?;
@@ -612,64 +677,128 @@ impl Run {
                 .copied()
                 .and_then(cursor::to_time)
         };
-        self.take_skips();
-        let req = FeedRequest {
-            team_id: team.to_string(),
-            channel_ids: channels.clone(),
-            since,
-            floor,
-        };
-        let mut feed = team_feed(&self.handle, self.options.clone(), req);
-        let mut messages = Materializer::new(Table::Messages.schema(), MATERIALIZE_IN_MEMORY_BYTES);
-        let mut replies =
-            Materializer::new(Table::MessageReplies.schema(), MATERIALIZE_IN_MEMORY_BYTES);
-        let mut rows = 0usize;
-        let mut removed: Vec<Removed> = Vec::new();
-        let mut complete_channels: Vec<String> = Vec::new();
-        let mut team_complete = false;
-        let mut max_read: Option<i64> = None;
-        let mut sources: BTreeSet<FeedSource> = BTreeSet::new();
-        while let Some(item) = feed.next().await {
-            match item.map_err(|e| ShellError::Sync(format!("team {team}: {e}")))? {
-                FeedItem::Rows {
-                    messages: m,
-                    replies: r,
-                    max_modified,
-                } => {
-                    rows += m.num_rows() + r.num_rows();
-                    messages.push(m)?;
-                    replies.push(r)?;
-                    if let Some(t) = max_modified {
-                        max_read = Some(max_read.map_or(t, |x| x.max(t)));
-                    }
-                }
-                FeedItem::Removed(r) => removed.extend(r),
-                FeedItem::Source(s, _) => {
-                    sources.insert(s);
-                }
-                FeedItem::ChannelComplete(c) => complete_channels.push(c),
-                FeedItem::TeamComplete => team_complete = true,
-            }
-        }
-        drop(feed);
-        let skipped = self.take_skips();
-        Ok(TeamRead {
+        Ok(TeamJob {
             team: team.to_string(),
             channels,
             channels_complete,
             prev,
             since,
-            messages: messages.finish(&self.lake.ctx).await?,
-            replies: replies.finish(&self.lake.ctx).await?,
-            rows,
-            removed,
-            complete_channels,
-            team_complete,
-            max_read,
-            sources,
-            skipped,
         })
     }
+}
+
+/// A session of its own with the Teams tables (see [`Run::ensure_readers`]).
+struct Reader {
+    ctx: SessionContext,
+    handle: TeamsHandle,
+}
+
+/// One team's statement: its rows, and whether Graph left anything of it out.
+struct TeamSql {
+    team: String,
+    batches: Vec<RecordBatch>,
+    skipped: bool,
+    partial: bool,
+    lines: Vec<String>,
+}
+
+async fn read_sql(reader: &Reader, team: String, sql: String) -> Result<TeamSql> {
+    reader.handle.take_report();
+    let (batches, refused) = match reader.ctx.sql(&sql).await?.collect().await {
+        Ok(b) => (b, false),
+        Err(e) if refused_entirely(&e) => (Vec::new(), true),
+        Err(e) => return Err(e.into()),
+    };
+    let report = reader.handle.take_report();
+    Ok(TeamSql {
+        team,
+        batches,
+        skipped: refused || !report.skipped.is_empty(),
+        partial: refused || report.is_partial(),
+        lines: report.lines(),
+    })
+}
+
+struct TeamJob {
+    team: String,
+    channels: Vec<String>,
+    channels_complete: bool,
+    prev: HashMap<Table, Option<i64>>,
+    since: Option<DateTime<Utc>>,
+}
+
+/// One team: its change feed, read once, kept locally until its batch commits.
+async fn read_team(
+    handle: &TeamsHandle,
+    options: TeamsOptions,
+    ctx: SessionContext,
+    job: TeamJob,
+    floor: Option<DateTime<Utc>>,
+) -> Result<TeamRead> {
+    let TeamJob {
+        team,
+        channels,
+        channels_complete,
+        prev,
+        since,
+    } = job;
+    let req = FeedRequest {
+        team_id: team.clone(),
+        channel_ids: channels.clone(),
+        since,
+        floor,
+    };
+    let mut feed = team_feed(handle, options, req);
+    let mut messages = Materializer::new(Table::Messages.schema(), MATERIALIZE_IN_MEMORY_BYTES);
+    let mut replies =
+        Materializer::new(Table::MessageReplies.schema(), MATERIALIZE_IN_MEMORY_BYTES);
+    let mut rows = 0usize;
+    let mut removed: Vec<Removed> = Vec::new();
+    let mut complete_channels: Vec<String> = Vec::new();
+    let mut team_complete = false;
+    let mut max_read: Option<i64> = None;
+    let mut sources: BTreeSet<FeedSource> = BTreeSet::new();
+    let mut skipped = 0;
+    while let Some(item) = feed.next().await {
+        match item.map_err(|e| ShellError::Sync(format!("team {team}: {e}")))? {
+            FeedItem::Rows {
+                messages: m,
+                replies: r,
+                max_modified,
+            } => {
+                rows += m.num_rows() + r.num_rows();
+                messages.push(m)?;
+                replies.push(r)?;
+                if let Some(t) = max_modified {
+                    max_read = Some(max_read.map_or(t, |x| x.max(t)));
+                }
+            }
+            FeedItem::Removed(r) => removed.extend(r),
+            FeedItem::Source(s, _) => {
+                sources.insert(s);
+            }
+            FeedItem::ChannelComplete(c) => complete_channels.push(c),
+            FeedItem::TeamComplete => team_complete = true,
+            FeedItem::Skipped(n) => skipped = n,
+        }
+    }
+    drop(feed);
+    Ok(TeamRead {
+        team,
+        channels,
+        channels_complete,
+        prev,
+        since,
+        messages: messages.finish(&ctx).await?,
+        replies: replies.finish(&ctx).await?,
+        rows,
+        removed,
+        complete_channels,
+        team_complete,
+        max_read,
+        sources,
+        skipped: skipped > 0,
+    })
 }
 
 /// One team's change feed, read and kept locally (in memory or spilled) until committed.
