@@ -76,6 +76,7 @@ mod embed;
 mod error;
 mod exec;
 mod factory;
+mod feed;
 mod filters;
 mod handle;
 mod metrics;
@@ -104,6 +105,7 @@ pub use embed::{TeamsSchemaProvider, register_in_schema};
 pub use error::TeamsError;
 pub use exec::TeamsScanExec;
 pub use factory::{FACTORY_NAME, TeamsTableFactory};
+pub use feed::{FeedItem, FeedRequest, FeedSource, FeedStream, Removed, team_feed};
 pub use handle::{Discovered, ReadReport, TeamsHandle};
 pub use naming::ColumnNames;
 pub use options::{

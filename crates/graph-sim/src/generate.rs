@@ -235,6 +235,7 @@ fn gen_team(cfg: &SimConfig, tenant: &Tenant, t: usize, now: Millis) -> Team {
             user,
             roles,
             visible_history_start: 0,
+            joined: 0,
             removed: false,
         });
     }

@@ -350,15 +350,21 @@ pub fn message(ctx: &MsgCtx<'_>, m: &Message, root: Option<&Message>) -> Value {
                 format!("<p>{}</p>", html_escape(&sentence(&mut rng, 10))),
             ),
             Kind::Mentions => {
-                let n = rng
-                    .random_range(1..=2usize)
-                    .min(ctx.team.members.len().max(1));
+                // Members who had joined when the message was posted (tombstones included, so
+                // a removal changes nothing either): its text never changes afterwards.
+                let pool: Vec<&crate::tenant::Member> = ctx
+                    .team
+                    .members
+                    .iter()
+                    .filter(|x| x.joined <= m.created)
+                    .collect();
+                let n = rng.random_range(1..=2usize).min(pool.len().max(1));
                 let mut html = String::from("<div><div>");
                 for i in 0..n {
-                    if ctx.team.members.is_empty() {
+                    if pool.is_empty() {
                         break;
                     }
-                    let mem = &ctx.team.members[rng.random_range(0..ctx.team.members.len())];
+                    let mem = pool[rng.random_range(0..pool.len())];
                     let u = &tenant.users[mem.user];
                     html.push_str(&format!(
                         "<at id=\"{i}\">{}</at>&nbsp;",

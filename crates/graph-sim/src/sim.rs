@@ -507,6 +507,7 @@ impl Sim {
                 user: 0,
                 roles: vec!["owner".into()],
                 visible_history_start: 0,
+                joined: self.inner.clock.now_ms(),
                 removed: false,
             });
         }
@@ -583,6 +584,7 @@ impl Sim {
             user: nu,
             roles: roles.iter().map(|r| r.to_string()).collect(),
             visible_history_start: 0,
+            joined: self.inner.clock.now_ms(),
             removed: false,
         });
         Ok(mid)

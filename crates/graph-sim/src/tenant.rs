@@ -65,6 +65,10 @@ pub struct Member {
     pub user: usize,
     pub roles: Vec<String>,
     pub visible_history_start: Millis,
+    /// When the member joined (0 for the generated members): generated message bodies mention
+    /// only members who had joined when the message was posted, so adding a member never
+    /// changes what an existing message says (docs/graph.md §9.20).
+    pub joined: Millis,
     /// Removed from the team (see `Team::removed`).
     pub removed: bool,
 }

@@ -35,7 +35,8 @@ Examples:
   teams-sql --demo -c \"SELECT display_name, visibility FROM teams\"
   teams-sql --demo -f sql/explore.sql
   teams-sql --format csv -c \"SELECT * FROM channels\" > channels.csv
-  echo \"SELECT count(*) FROM members;\" | teams-sql --demo";
+  echo \"SELECT count(*) FROM members;\" | teams-sql --demo
+  teams-sql sync --to lake/    # Delta tables kept equal to the tenant (teams-sql sync --help)";
 
 #[derive(Debug, Parser)]
 #[command(

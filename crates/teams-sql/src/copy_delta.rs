@@ -186,6 +186,8 @@ pub struct DeltaReport {
     pub rows_written: u64,
     pub rows_inserted: Option<u64>,
     pub rows_updated: Option<u64>,
+    /// Rows a merge deleted (only `teams-sql sync` merges delete).
+    pub rows_deleted: Option<u64>,
     pub files_added: u64,
     pub files_removed: u64,
     pub version: Option<u64>,
@@ -291,7 +293,7 @@ pub async fn copy_to_delta(
 
 /// Where a Delta COPY writes: an existing table (or a directory `overwrite` may take over),
 /// or a staging directory that becomes the new table.
-enum Destination {
+pub(crate) enum Destination {
     Table(DeltaTable),
     Staged(Box<Staging>),
 }
@@ -300,7 +302,7 @@ enum Destination {
 /// not a Delta table is refused, except under `overwrite` when it holds nothing but what a
 /// COPY writes (Parquet data files and a `_delta_log`), e.g. the files of a COPY that failed
 /// before committing.
-async fn prepare_destination(
+pub(crate) async fn prepare_destination(
     ctx: &SessionContext,
     output_url: &str,
     mode: Mode,
@@ -441,6 +443,7 @@ async fn write_table(
             merge(
                 table,
                 source.df.clone(),
+                None,
                 &source_schema,
                 keys,
                 state,
@@ -471,6 +474,7 @@ async fn write_table(
                 rows_written: metric(&metrics, "num_added_rows"),
                 rows_inserted: (mode == Mode::Merge).then(|| metric(&metrics, "num_added_rows")),
                 rows_updated: (mode == Mode::Merge).then_some(0),
+                rows_deleted: None,
                 files_added: metric(&metrics, "num_added_files"),
                 files_removed: metric(&metrics, "num_removed_files"),
                 version: table.version(),
@@ -508,7 +512,7 @@ fn merge_keys(options: &DeltaOptions, input: &LogicalPlan, schema: &Schema) -> R
 
 /// Partition values are strings in paths and in the Delta log: only a primitive column can
 /// partition (object_store panics on a nested one, after a data file is already written).
-fn check_partition_columns(schema: &Schema, partition_by: &[String]) -> Result<()> {
+pub(crate) fn check_partition_columns(schema: &Schema, partition_by: &[String]) -> Result<()> {
     for p in partition_by {
         let field = schema.field_with_name(p).map_err(|_| {
             ShellError::DeltaCopy(format!(
@@ -529,12 +533,12 @@ fn check_partition_columns(schema: &Schema, partition_by: &[String]) -> Result<(
 }
 
 /// Above this many bytes a merge source is spilled to a local Arrow IPC file.
-const MATERIALIZE_IN_MEMORY_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const MATERIALIZE_IN_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
 /// A query's rows read once and kept locally: in memory when small, else in a temporary Arrow
 /// IPC file (removed on drop) written as the rows stream, so memory stays bounded.
-struct Materialized {
-    df: DataFrame,
+pub(crate) struct Materialized {
+    pub df: DataFrame,
     _spill: Option<tempfile::TempDir>,
 }
 
@@ -548,63 +552,94 @@ async fn materialize(
         .await?
         .execute_stream()
         .await?;
-    let schema = stream.schema();
-    let mut batches: Vec<RecordBatch> = Vec::new();
-    let mut bytes = 0usize;
-    let mut spill: Option<(
+    let mut out = Materializer::new(stream.schema(), in_memory);
+    while let Some(batch) = stream.next().await {
+        out.push(batch?)?;
+    }
+    out.finish(ctx).await
+}
+
+/// Rows pushed batch by batch into memory, or past `in_memory` bytes into a temporary Arrow
+/// IPC file, then read back as one DataFrame ([`Materialized`]).
+pub(crate) struct Materializer {
+    schema: SchemaRef,
+    in_memory: usize,
+    batches: Vec<RecordBatch>,
+    bytes: usize,
+    spill: Option<(
         tempfile::TempDir,
         std::path::PathBuf,
         FileWriter<std::fs::File>,
-    )> = None;
-    while let Some(batch) = stream.next().await {
-        let batch = batch?;
-        if let Some((_, _, writer)) = spill.as_mut() {
-            writer.write(&batch).map_err(DataFusionError::from)?;
-            continue;
+    )>,
+}
+
+impl Materializer {
+    pub(crate) fn new(schema: SchemaRef, in_memory: usize) -> Self {
+        Materializer {
+            schema,
+            in_memory,
+            batches: Vec::new(),
+            bytes: 0,
+            spill: None,
         }
-        bytes += batch.get_array_memory_size();
-        batches.push(batch);
-        if bytes > in_memory {
+    }
+
+    pub(crate) fn push(&mut self, batch: RecordBatch) -> Result<()> {
+        if let Some((_, _, writer)) = self.spill.as_mut() {
+            writer.write(&batch).map_err(DataFusionError::from)?;
+            return Ok(());
+        }
+        self.bytes += batch.get_array_memory_size();
+        self.batches.push(batch);
+        if self.bytes > self.in_memory {
             let dir = tempfile::Builder::new()
                 .prefix("teams-sql-merge-")
                 .tempdir()?;
             let path = dir.path().join("source.arrow");
-            let mut writer = FileWriter::try_new(std::fs::File::create(&path)?, &schema)
+            let mut writer = FileWriter::try_new(std::fs::File::create(&path)?, &self.schema)
                 .map_err(DataFusionError::from)?;
-            for b in batches.drain(..) {
+            for b in self.batches.drain(..) {
                 writer.write(&b).map_err(DataFusionError::from)?;
             }
-            spill = Some((dir, path, writer));
+            self.spill = Some((dir, path, writer));
         }
+        Ok(())
     }
-    match spill {
-        None => {
-            let table = MemTable::try_new(Arc::clone(&schema), vec![batches])?;
-            Ok(Materialized {
-                df: ctx.read_table(Arc::new(table))?,
-                _spill: None,
-            })
-        }
-        Some((dir, path, mut writer)) => {
-            writer.finish().map_err(DataFusionError::from)?;
-            let path = path.to_str().ok_or_else(|| {
-                ShellError::DeltaCopy(format!("temporary path {} is not UTF-8", path.display()))
-            })?;
-            let options = ArrowReadOptions {
-                schema: Some(schema.as_ref()),
-                ..Default::default()
-            };
-            Ok(Materialized {
-                df: ctx.read_arrow(path, options).await?,
-                _spill: Some(dir),
-            })
+
+    pub(crate) async fn finish(self, ctx: &SessionContext) -> Result<Materialized> {
+        let schema = self.schema;
+        match self.spill {
+            None => {
+                let table = MemTable::try_new(Arc::clone(&schema), vec![self.batches])?;
+                Ok(Materialized {
+                    df: ctx.read_table(Arc::new(table))?,
+                    _spill: None,
+                })
+            }
+            Some((dir, path, mut writer)) => {
+                writer.finish().map_err(DataFusionError::from)?;
+                let path = path.to_str().ok_or_else(|| {
+                    ShellError::DeltaCopy(format!("temporary path {} is not UTF-8", path.display()))
+                })?;
+                let options = ArrowReadOptions {
+                    schema: Some(schema.as_ref()),
+                    ..Default::default()
+                };
+                Ok(Materialized {
+                    df: ctx.read_arrow(path, options).await?,
+                    _spill: Some(dir),
+                })
+            }
         }
     }
 }
 
+/// The source column that marks a merge source row as a deletion.
+const DELETE_FLAG: &str = "__teams_sql_delete";
+
 /// A merge with two source rows for one key would apply one of them at random (or fail in
 /// deltalake after writing files): refuse it, naming the key and one duplicate.
-async fn check_unique_keys(source: &DataFrame, keys: &[String]) -> Result<()> {
+pub(crate) async fn check_unique_keys(source: &DataFrame, keys: &[String]) -> Result<()> {
     const N: &str = "__teams_sql_rows_per_key";
     let group: Vec<Expr> = keys
         .iter()
@@ -635,9 +670,12 @@ async fn check_unique_keys(source: &DataFrame, keys: &[String]) -> Result<()> {
     )))
 }
 
-async fn merge(
+/// Upserts `source` into `table` by `keys`, and deletes the rows whose keys `deletes` holds
+/// (key columns only; `teams-sql sync` removes what Graph no longer lists), in one commit.
+pub(crate) async fn merge(
     table: DeltaTable,
     source: DataFrame,
+    deletes: Option<DataFrame>,
     schema: &Schema,
     keys: &[String],
     state: Arc<dyn Session>,
@@ -668,6 +706,42 @@ async fn merge(
         })
         .reduce(Expr::or);
 
+    // Deletions ride in the same source, flagged, so that upserts, deletions and the commit's
+    // metadata (a sync cursor) land in one commit.
+    let deleting = deletes.is_some();
+    let upsert = || Expr::Column(Column::new(Some("source"), DELETE_FLAG)).eq(lit(false));
+    let source = match deletes {
+        None => source,
+        Some(deletes) => {
+            let flagged = source.with_column(DELETE_FLAG, lit(false))?;
+            let columns: Vec<Expr> = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let name = f.name();
+                    if keys.contains(name) {
+                        datafusion::logical_expr::cast(
+                            Expr::Column(Column::new_unqualified(name.clone())),
+                            f.data_type().clone(),
+                        )
+                        .alias(name)
+                    } else {
+                        datafusion::logical_expr::cast(
+                            lit(ScalarValue::Null),
+                            f.data_type().clone(),
+                        )
+                        .alias(name)
+                    }
+                })
+                .chain(std::iter::once(lit(true).alias(DELETE_FLAG)))
+                .collect();
+            flagged.union(deletes.select(columns)?)?
+        }
+    };
+    let changed = match changed {
+        Some(c) if deleting => Some(upsert().and(c)),
+        c => c,
+    };
     let mut builder = table
         .merge(source, predicate)
         .with_source_alias("source")
@@ -684,8 +758,16 @@ async fn merge(
             u
         })?;
     }
+    if deleting {
+        builder = builder.when_matched_delete(|d| {
+            d.predicate(Expr::Column(Column::new(Some("source"), DELETE_FLAG)).eq(lit(true)))
+        })?;
+    }
     let all: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     builder = builder.when_not_matched_insert(move |mut i| {
+        if deleting {
+            i = i.predicate(upsert());
+        }
         for c in &all {
             i = i.set(Column::new_unqualified(c.clone()), qualified("source", c));
         }
@@ -698,6 +780,7 @@ async fn merge(
         rows_written: (m.num_target_rows_inserted + m.num_target_rows_updated) as u64,
         rows_inserted: Some(m.num_target_rows_inserted as u64),
         rows_updated: Some(m.num_target_rows_updated as u64),
+        rows_deleted: Some(m.num_target_rows_deleted as u64),
         files_added: m.num_target_files_added as u64,
         files_removed: m.num_target_files_removed as u64,
         version: table.version(),
@@ -737,7 +820,7 @@ pub fn inferred_keys(plan: &LogicalPlan) -> Option<Vec<String>> {
 }
 
 /// Checks that the query fits the existing table and returns the table's column order.
-fn check_schema(table: &DeltaTable, source: &Schema) -> Result<Vec<String>> {
+pub(crate) fn check_schema(table: &DeltaTable, source: &Schema) -> Result<Vec<String>> {
     let kernel = table.snapshot()?.schema();
     let target: Schema = kernel
         .as_ref()
@@ -813,7 +896,7 @@ fn is_utc(tz: &str) -> bool {
     matches!(tz, "UTC" | "+00:00" | "Z" | "Etc/UTC")
 }
 
-fn check_partitioning(table: &DeltaTable, requested: &[String]) -> Result<()> {
+pub(crate) fn check_partitioning(table: &DeltaTable, requested: &[String]) -> Result<()> {
     if requested.is_empty() {
         return Ok(());
     }

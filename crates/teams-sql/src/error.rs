@@ -44,6 +44,10 @@ pub enum ShellError {
     #[error("{0}")]
     Usage(String),
 
+    /// `teams-sql sync` could not bring a table up to date.
+    #[error("sync: {0}")]
+    Sync(String),
+
     #[error("line editor: {0}")]
     Readline(#[from] rustyline::error::ReadlineError),
 

@@ -28,6 +28,7 @@ mod settings;
 mod shell;
 mod spool;
 mod stats;
+mod sync;
 mod url_tables;
 
 use std::io::{IsTerminal, Read};
@@ -42,6 +43,9 @@ use crate::print_format::PrintOptions;
 use crate::shell::{Flow, Shell};
 
 fn main() -> ExitCode {
+    if sync::requested() {
+        return sync::main();
+    }
     let matches = Args::command().get_matches();
     let args = match Args::from_arg_matches(&matches) {
         Ok(args) => args,

@@ -79,6 +79,11 @@ impl Shell {
         Ok(shell)
     }
 
+    /// The Teams tables' handle (`None` offline): `teams-sql sync` reads through it.
+    pub fn teams(&self) -> Option<&TeamsHandle> {
+        self.teams.as_ref()
+    }
+
     pub fn connection(&self) -> Option<&Connection> {
         self.connection.as_ref()
     }

@@ -337,7 +337,8 @@ impl Probed {
     ) -> RowStream {
         let s = Arc::clone(scan);
         stream::once(async move {
-            match probe(&s, &self).await {
+            let lock = (self.availability)(&s.state);
+            match probe(&s, lock, &self.req, self.refused, &self.child).await {
                 Err(e) => fail(e),
                 Ok(Probe::Skipped) => stream::empty().boxed(),
                 Ok(Probe::Refused(first)) => {
@@ -362,8 +363,15 @@ impl Probed {
     }
 }
 
-async fn probe(scan: &Arc<Scan>, p: &Probed) -> Result<Probe, TeamsError> {
-    let lock = (p.availability)(&scan.state);
+/// Runs `req`, the first request of a source whose availability is learned once per run,
+/// under the run's lock for that source; `refused` recognises the documented refusal.
+pub(crate) async fn probe(
+    scan: &Arc<Scan>,
+    lock: &tokio::sync::Mutex<Availability>,
+    req: &GraphRequest,
+    refused: fn(&GraphError) -> bool,
+    what: &str,
+) -> Result<Probe, TeamsError> {
     let mut held = Some(lock.lock().await);
     match held.as_deref().copied() {
         Some(Availability::Refused) => return Ok(Probe::Refused(None)),
@@ -373,34 +381,43 @@ async fn probe(scan: &Arc<Scan>, p: &Probed) -> Result<Probe, TeamsError> {
         // wait for its verdict instead of all probing a refusing endpoint.
         _ => {}
     }
-    match scan.client.get_page(&p.req).await {
+    match scan.client.get_page(req).await {
         Ok(page) => {
             if let Some(state) = held.as_mut() {
                 **state = Availability::Available;
             }
-            Ok(Probe::First(scan.counted(page, p.req.class())))
+            Ok(Probe::First(scan.counted(page, req.class())))
         }
         // Capacity can run out mid-run (402 after the monthly evaluation quota): this team
         // falls back like the first refusal did, rather than being skipped.
-        Err(e) if (p.refused)(&e) => {
+        Err(e) if refused(&e) => {
             match held.as_mut() {
                 Some(state) => **state = Availability::Refused,
                 None => *lock.lock().await = Availability::Refused,
             }
             Ok(Probe::Refused(Some(e)))
         }
-        Err(e) => match scan.classify(&p.child, e) {
+        Err(e) => match scan.classify(what, e) {
             Failure::Skipped => Ok(Probe::Skipped),
             Failure::Fatal(e) => Err(e),
         },
     }
 }
 
-enum Probe {
+pub(crate) enum Probe {
     First(Page),
     /// Refused; `Some` the first time in this run (the caller writes the notice).
     Refused(Option<GraphError>),
     Skipped,
+}
+
+pub(crate) fn export_refused(e: &GraphError) -> bool {
+    matches!(e, GraphError::ExportUnavailable { .. })
+}
+
+pub(crate) fn delta_refused(e: &GraphError) -> bool {
+    matches!(e, GraphError::DeltaUnsupported { .. })
+        || (e.status() == Some(400) && !matches!(e, GraphError::Throttled { .. }))
 }
 
 /// Where a team's messages come from once the export API is refused.
@@ -437,7 +454,7 @@ fn export_team(scan: &Arc<Scan>, team: Named) -> RowStream {
     let probed = Probed {
         req,
         availability: |state| &state.export,
-        refused: |e| matches!(e, GraphError::ExportUnavailable { .. }),
+        refused: export_refused,
         notice: |e, plan| {
             let delta = matches!(
                 plan.access.read,
@@ -517,10 +534,7 @@ fn delta_channel(scan: &Arc<Scan>, team: Named, channel: Named) -> RowStream {
     let probed = Probed {
         req,
         availability: |state| &state.delta,
-        refused: |e| {
-            matches!(e, GraphError::DeltaUnsupported { .. })
-                || (e.status() == Some(400) && !matches!(e, GraphError::Throttled { .. }))
-        },
+        refused: delta_refused,
         notice: |e, _| {
             format!(
                 "channel delta was refused ({e}); reading messages from the channel listing for the rest of this run"

@@ -2,7 +2,7 @@
 
 mod channels;
 mod members;
-mod messages;
+pub(crate) mod messages;
 mod teams;
 
 use std::sync::Arc;

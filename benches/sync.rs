@@ -1,0 +1,218 @@
+//! What `teams-sql sync` costs against a simulated tenant with Microsoft's throttling limits and
+//! 60-250 ms of latency per request, through the built binary: the first sync's wall time next to
+//! the throttle lower bound of the requests it made, its requests next to the fewest the source it
+//! used needs, and the cost of an incremental run after a seeded batch of changes and of a run
+//! with nothing to do, per team. Once with the export API granted, once refused (first load from
+//! the channel listing, incremental runs through channel delta). It prints figures; it asserts
+//! nothing.
+//!
+//! `cargo bench -p teams-sql --bench sync` (`SYNC_BENCH_TEAMS`, default 6;
+//! `SYNC_BENCH_MESSAGES`, root posts per channel, default 60).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use graph_sim::{Counters, ExportApi, Sim, SimConfig, Switches};
+
+const BIN: &str = env!("CARGO_BIN_EXE_teams-sql");
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn sync(server: &graph_sim::SimServer, dir: &Path) -> f64 {
+    let started = Instant::now();
+    let out = Command::new(BIN)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("AZURE_TENANT_ID", graph_sim::DEFAULT_TENANT_ID)
+        .env("AZURE_CLIENT_ID", graph_sim::DEFAULT_CLIENT_ID)
+        .env("AZURE_CLIENT_SECRET", graph_sim::DEFAULT_CLIENT_SECRET)
+        .args(["sync", "--to", "lake", "-q"])
+        .arg("--graph-endpoint")
+        .arg(server.graph_url())
+        .arg("--authority-host")
+        .arg(server.authority_url())
+        .output();
+    let seconds = started.elapsed().as_secs_f64();
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => eprintln!("sync failed: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(e) => eprintln!("cannot run {BIN}: {e}"),
+    }
+    seconds
+}
+
+/// The least time Microsoft's limits allow for these requests (docs/graph.md §4): every
+/// per-tenant class bucket, each team's 4 requests per second and each channel's one, the
+/// requests spread evenly over teams and channels.
+fn throttle_lower_bound(c: &Counters, teams: usize, channels: usize) -> f64 {
+    let tenant: [(&[&str], f64); 4] = [
+        (
+            &[
+                "messages_list",
+                "message_get",
+                "replies_list",
+                "messages_delta",
+            ],
+            20.0,
+        ),
+        (
+            &["members_list", "channels_list", "all_channels_list"],
+            60.0,
+        ),
+        (&["get_all_messages"], 200.0),
+        (
+            &["teams_list", "team_get", "groups_list", "channel_get"],
+            30.0,
+        ),
+    ];
+    let mut bound: f64 = 0.0;
+    for (classes, rps) in tenant {
+        let n: u64 = classes.iter().map(|k| c.get(k)).sum();
+        bound = bound.max(n as f64 / rps);
+    }
+    let in_teams: u64 = c.total() - c.get("teams_list");
+    bound = bound.max(in_teams as f64 / teams.max(1) as f64 / 4.0);
+    let in_channels: u64 = [
+        "messages_list",
+        "replies_list",
+        "messages_delta",
+        "message_get",
+    ]
+    .iter()
+    .map(|k| c.get(k))
+    .sum();
+    bound.max(in_channels as f64 / channels.max(1) as f64)
+}
+
+/// The fewest requests a first sync can make with `source`: `GET /teams`, then per team its
+/// details, channels and members, then the messages: one export page per 1000 messages of a
+/// team, or one listing page per 50 posts of a channel (replies inline).
+fn fewest(sim: &Sim, export: bool) -> u64 {
+    let teams = sim.team_ids();
+    let mut n = 1 + 3 * teams.len() as u64;
+    for t in &teams {
+        let mut team_messages = 0u64;
+        for c in sim.channels(t) {
+            let id = c["id"].as_str().unwrap_or_default().to_string();
+            let posts = sim.messages(t, &id);
+            let replies: u64 = posts
+                .iter()
+                .map(|m| {
+                    sim.replies(t, &id, m["id"].as_str().unwrap_or_default())
+                        .len() as u64
+                })
+                .sum();
+            team_messages += posts.len() as u64 + replies;
+            if !export {
+                n += (posts.len() as u64).div_ceil(50).max(1);
+            }
+        }
+        if export {
+            n += team_messages.div_ceil(1000).max(1);
+        }
+    }
+    n
+}
+
+fn message_requests(c: &Counters) -> u64 {
+    [
+        "get_all_messages",
+        "messages_delta",
+        "messages_list",
+        "replies_list",
+    ]
+    .iter()
+    .map(|k| c.get(k))
+    .sum()
+}
+
+fn by_class(c: &Counters) -> String {
+    let m: BTreeMap<&String, &u64> = c.requests.iter().filter(|(_, v)| **v > 0).collect();
+    m.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let teams = env_usize("SYNC_BENCH_TEAMS", 6);
+    for (label, export_api) in [
+        ("export API granted", ExportApi::Granted),
+        ("export API refused", ExportApi::Forbidden),
+    ] {
+        let cfg = SimConfig {
+            teams,
+            channels_per_team: 4,
+            messages_per_channel: env_usize("SYNC_BENCH_MESSAGES", 60),
+            replies_per_message: 5,
+            members_per_team: 12,
+            throttle_scale: Some(1.0),
+            latency_ms: (60, 250),
+            epoch: None,
+            switches: Switches {
+                export_api,
+                ..Switches::default()
+            },
+            ..SimConfig::for_tests()
+        };
+        let server = rt.block_on(graph_sim::start(cfg))?;
+        let sim = server.sim();
+        let channels: usize = sim.team_ids().iter().map(|t| sim.channels(t).len()).sum();
+        let dir = tempfile::tempdir()?;
+        println!(
+            "== {label}: {teams} teams, {channels} channels, {} posts and replies",
+            sim.message_count()
+        );
+
+        sim.reset_counters();
+        let wall = sync(&server, dir.path());
+        let c = sim.counters();
+        let bound = throttle_lower_bound(&c, teams, channels);
+        let least = fewest(&sim, export_api == ExportApi::Granted);
+        println!(
+            "first sync: {wall:.1} s wall, throttle lower bound {bound:.1} s ({:.2}x); {} requests, fewest {least} ({:.2}x); 429s {}; {}",
+            wall / bound.max(1e-9),
+            c.total(),
+            c.total() as f64 / least as f64,
+            c.throttled_total(),
+            by_class(&c)
+        );
+
+        sim.apply_change_batch(1);
+        let teams_now = sim.team_ids().len().max(1);
+        sim.reset_counters();
+        let wall = sync(&server, dir.path());
+        let c = sim.counters();
+        println!(
+            "incremental after a change batch: {wall:.1} s, {} requests, {:.2} message requests per team; {}",
+            c.total(),
+            message_requests(&c) as f64 / teams_now as f64,
+            by_class(&c)
+        );
+
+        sim.reset_counters();
+        let wall = sync(&server, dir.path());
+        let c = sim.counters();
+        println!(
+            "nothing changed: {wall:.1} s, {} requests, {:.2} message requests per team; {}",
+            c.total(),
+            message_requests(&c) as f64 / teams_now as f64,
+            by_class(&c)
+        );
+        rt.block_on(server.shutdown());
+    }
+    Ok(())
+}

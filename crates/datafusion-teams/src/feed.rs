@@ -1,0 +1,567 @@
+//! The change feed of one team's messages, for writers that keep a copy of the tenant up to date
+//! (`teams-sql sync`): posts *and* replies from one Graph pass, hard deletes, and what was read
+//! completely, so the writer knows which of its rows are gone.
+//!
+//! The cheapest source that answers (docs/graph.md §5) serves it:
+//! - the export API, `getAllMessages` with `lastModifiedDateTime gt <since>`: posts and replies of
+//!   every channel of the team in one chain, each on its own timestamp (§8.1, §9.22);
+//! - else channel delta with the same `gt` bound and `$expand=replies`: every reply chain changed
+//!   after it, and `@removed` entries for messages deleted for good (§9.21);
+//! - else the channel listing with `$expand=replies`, read to the end: complete, so whatever the
+//!   writer holds of that channel and the listing no longer shows is gone.
+//!
+//! Refusals follow the table options (`on_forbidden`); a refused or missing team or channel is
+//! reported in the handle's report and yields no completeness marker, so nothing of it is
+//! deleted.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
+use futures::stream::{self, BoxStream, StreamExt};
+use graph_client::odata::Filter;
+use graph_client::{EndpointClass, GraphRequest, Page, Scope};
+use serde_json::Value;
+
+use crate::access::delta_window_start;
+use crate::decode::{ParentIds, decode_rows, normalise};
+use crate::error::TeamsError;
+use crate::filters::Pushdown;
+use crate::handle::TeamsHandle;
+use crate::metrics::ScanMetrics;
+use crate::options::{MessageSource, TeamsOptions};
+use crate::plan::{MESSAGES_MAX_TOP, ScanPlan};
+use crate::refusal::{self, Named};
+use crate::scan::{PageStream, Scan, Tally, fail};
+use crate::schema::Table;
+use crate::sources::messages::{Probe, delta_refused, export_refused, probe};
+
+/// What to read of one team.
+#[derive(Clone, Debug)]
+pub struct FeedRequest {
+    pub team_id: String,
+    /// The team's channels as listed in this run (delta and listing read them one by one).
+    pub channel_ids: Vec<String>,
+    /// Only messages last modified after this (the writer's cursor); `None` reads everything.
+    pub since: Option<DateTime<Utc>>,
+    /// Never anything last modified at or before this (`--start`), incremental or not.
+    pub floor: Option<DateTime<Utc>>,
+}
+
+/// The source that served (part of) a team.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FeedSource {
+    Export,
+    Delta,
+    Listing,
+}
+
+impl std::fmt::Display for FeedSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FeedSource::Export => "export API",
+            FeedSource::Delta => "channel delta",
+            FeedSource::Listing => "channel listing",
+        })
+    }
+}
+
+/// A message Graph reports as deleted for good (`@removed`, docs/graph.md §9.21).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Removed {
+    pub channel_id: String,
+    /// The post of a removed reply, when Graph names it.
+    pub parent_message_id: Option<String>,
+    pub id: String,
+    /// A root post (its whole thread goes with it) rather than a reply.
+    pub is_post: bool,
+}
+
+/// One step of the feed.
+#[derive(Debug)]
+pub enum FeedItem {
+    /// Rows of one page, in the full schemas of `messages` and `message_replies`.
+    Rows {
+        messages: RecordBatch,
+        replies: RecordBatch,
+        /// Largest `lastModifiedDateTime` among the items of the page (microseconds).
+        max_modified: Option<i64>,
+    },
+    Removed(Vec<Removed>),
+    /// A channel (or, `None`, the whole team) was served by this source.
+    Source(FeedSource, Option<String>),
+    /// Every message of this channel (above the floor) was read.
+    ChannelComplete(String),
+    /// Every message of the team (above the floor) was read.
+    TeamComplete,
+    /// The last item: how many children (channels, threads, the team itself) the feed left out
+    /// (403 under `skip`, or 404), as reported in the handle's report. Zero means the whole
+    /// team was read, whatever else the handle's other reads left out meanwhile.
+    Skipped(usize),
+}
+
+pub type FeedStream = BoxStream<'static, Result<FeedItem, TeamsError>>;
+
+/// The feed of one team (see the module documentation). Requests are made as the stream is
+/// polled; its Graph requests count in the handle's client statistics.
+pub fn team_feed(handle: &TeamsHandle, options: TeamsOptions, req: FeedRequest) -> FeedStream {
+    let plan = ScanPlan::new(
+        Table::Messages,
+        Table::Messages.schema(),
+        Pushdown::default(),
+        options,
+        None,
+        &handle.state.facts(&handle.client),
+    );
+    let (client, stats) = handle.client.scoped();
+    let mut scan = Scan::new(
+        Arc::new(plan),
+        client,
+        Arc::clone(&handle.state),
+        ScanMetrics::new(&ExecutionPlanMetricsSet::new(), 0, stats),
+        Arc::new(Tally::new(1)),
+    );
+    // Four channels at once: what one team's 4/s limit admits of their 1/s each.
+    scan.permits = Arc::new(tokio::sync::Semaphore::new(4));
+    let feed = Arc::new(Feed {
+        scan: Arc::new(scan),
+        req,
+    });
+    let source = feed.scan.plan.options.message_source;
+    let items = match source {
+        MessageSource::Auto | MessageSource::Export => export_team(&feed),
+        _ => per_channel(&feed),
+    };
+    let scan = Arc::clone(&feed.scan);
+    items
+        .chain(stream::once(async move {
+            Ok(FeedItem::Skipped(scan.metrics.children_skipped.value()))
+        }))
+        .boxed()
+}
+
+struct Feed {
+    scan: Arc<Scan>,
+    req: FeedRequest,
+}
+
+impl Feed {
+    fn team(&self) -> Named {
+        Named::id(self.req.team_id.clone())
+    }
+
+    /// The `gt` bound of the read: the later of cursor and floor, to the millisecond below
+    /// (Graph compares at millisecond precision; widening only re-reads).
+    fn lower(&self, incremental: bool) -> Option<DateTime<Utc>> {
+        let since = if incremental { self.req.since } else { None };
+        let t = match (since, self.req.floor) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }?;
+        let ms = t.timestamp_micros().div_euclid(1000) * 1000;
+        DateTime::<Utc>::from_timestamp_micros(ms)
+    }
+
+    fn above_floor(&self, item: &Value) -> bool {
+        let Some(floor) = self.req.floor else {
+            return true;
+        };
+        match modified(item) {
+            Some(t) => t > floor.timestamp_micros(),
+            None => true,
+        }
+    }
+}
+
+fn modified(item: &Value) -> Option<i64> {
+    item.get("lastModifiedDateTime")
+        .and_then(Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.timestamp_micros())
+}
+
+fn str_field<'a>(item: &'a Value, key: &str) -> Option<&'a str> {
+    item.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn gt_filter(t: DateTime<Utc>) -> Result<Filter, TeamsError> {
+    Filter::gt("lastModifiedDateTime", t)
+        .map_err(|e| TeamsError::option("last_modified_date_time", e.to_string()))
+}
+
+/// Normalised rows of posts and replies, decoded into the two tables' full schemas.
+#[derive(Default)]
+struct PageRows {
+    messages: Vec<Value>,
+    replies: Vec<Value>,
+    max_modified: Option<i64>,
+    removed: Vec<Removed>,
+}
+
+impl PageRows {
+    fn seen(&mut self, item: &Value) {
+        if let Some(t) = modified(item) {
+            self.max_modified = Some(self.max_modified.map_or(t, |m| m.max(t)));
+        }
+    }
+
+    fn post(&mut self, feed: &Feed, item: Value, channel: &str) {
+        self.seen(&item);
+        if feed.above_floor(&item) {
+            let parents = ParentIds::channel(&feed.req.team_id, channel);
+            self.messages
+                .push(normalise(Table::Messages, item, &parents));
+        }
+    }
+
+    fn reply(&mut self, feed: &Feed, item: Value, channel: &str, parent: &str) {
+        if !feed.scan.has_id(&item, EndpointClass::RepliesList) {
+            return;
+        }
+        self.seen(&item);
+        if feed.above_floor(&item) {
+            let parents =
+                ParentIds::channel(&feed.req.team_id, channel).with_parent_message(parent);
+            self.replies
+                .push(normalise(Table::MessageReplies, item, &parents));
+        }
+    }
+
+    fn into_items(self) -> Result<Vec<FeedItem>, TeamsError> {
+        let mut out = Vec::new();
+        if !self.removed.is_empty() {
+            out.push(FeedItem::Removed(self.removed));
+        }
+        if !self.messages.is_empty() || !self.replies.is_empty() {
+            let m = Table::Messages;
+            let r = Table::MessageReplies;
+            out.push(FeedItem::Rows {
+                messages: decode_rows(m, &m.schema(), &self.messages)?,
+                replies: decode_rows(r, &r.schema(), &self.replies)?,
+                max_modified: self.max_modified,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn items(result: Result<Vec<FeedItem>, TeamsError>) -> FeedStream {
+    match result {
+        Ok(v) => stream::iter(v.into_iter().map(Ok)).boxed(),
+        Err(e) => fail(e),
+    }
+}
+
+fn one(item: FeedItem) -> FeedStream {
+    stream::once(futures::future::ready(Ok(item))).boxed()
+}
+
+/// The export API for the whole team, falling back channel by channel once it is refused.
+fn export_team(feed: &Arc<Feed>) -> FeedStream {
+    let incremental = feed.req.since.is_some();
+    let mut req = GraphRequest::get_all_messages(&feed.req.team_id)
+        .top(
+            feed.scan
+                .plan
+                .options
+                .page_size
+                .unwrap_or(1000)
+                .clamp(1, 1000),
+        )
+        .prefer_include_unknown_enum_members();
+    if let Some(t) = feed.lower(incremental) {
+        match gt_filter(t) {
+            Ok(f) => req = req.filter(f),
+            Err(e) => return fail(e),
+        }
+    }
+    let f = Arc::clone(feed);
+    stream::once(async move {
+        let s = Arc::clone(&f.scan);
+        let what = refusal::team(&f.team());
+        match probe(&s, &s.state.export, &req, export_refused, &what).await {
+            Err(e) => fail(e),
+            Ok(Probe::Skipped) => stream::empty().boxed(),
+            Ok(Probe::Refused(first)) => {
+                if let Some(e) = first {
+                    s.state.notice(format!(
+                        "{e}; sync reads messages through channel delta or the channel listing for the rest of this run"
+                    ));
+                }
+                per_channel(&f)
+            }
+            Ok(Probe::First(page)) => {
+                let rest = s.follow_pages(
+                    EndpointClass::GetAllMessages,
+                    Scope::team(f.req.team_id.clone()),
+                    page.next_link.clone(),
+                    what,
+                );
+                // A refusal or 404 part-way leaves the stream short; only a chain read to its
+                // end is complete, which the flag below records.
+                let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let d2 = Arc::clone(&done);
+                let f2 = Arc::clone(&f);
+                let pages = stream::once(futures::future::ready(Ok(page)))
+                    .chain(rest)
+                    .map(move |page| match page {
+                        Ok(p) => {
+                            if p.next_link.is_none() {
+                                d2.store(true, std::sync::atomic::Ordering::Release);
+                            }
+                            items(export_rows(&f2, p))
+                        }
+                        Err(e) => fail(e),
+                    })
+                    .flatten();
+                one(FeedItem::Source(FeedSource::Export, None))
+                    .chain(pages)
+                    .chain(
+                        // An incremental chain holds only what changed: complete as a
+                        // change set, never as the team's whole content.
+                        stream::once(async move {
+                            (!incremental && done.load(std::sync::atomic::Ordering::Acquire))
+                                .then_some(Ok(FeedItem::TeamComplete))
+                        })
+                        .filter_map(futures::future::ready),
+                    )
+                    .boxed()
+            }
+        }
+    })
+    .flatten()
+    .boxed()
+}
+
+fn export_rows(feed: &Feed, page: Page) -> Result<Vec<FeedItem>, TeamsError> {
+    let mut rows = PageRows::default();
+    for item in page.items {
+        let Some(channel) = item
+            .get("channelIdentity")
+            .and_then(|c| str_field(c, "channelId"))
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        match str_field(&item, "replyToId").map(str::to_string) {
+            None => rows.post(feed, item, &channel),
+            Some(parent) => rows.reply(feed, item, &channel, &parent),
+        }
+    }
+    rows.into_items()
+}
+
+/// Channel by channel: delta for incremental reads inside its window, else the listing. At
+/// most four channels at once (Microsoft's per-team rate, docs/graph.md §4.3).
+fn per_channel(feed: &Arc<Feed>) -> FeedStream {
+    let f = Arc::clone(feed);
+    let use_delta = feed
+        .req
+        .since
+        .is_some_and(|s| s >= delta_window_start(Utc::now()))
+        && matches!(
+            feed.scan.plan.options.message_source,
+            MessageSource::Auto | MessageSource::Export | MessageSource::Delta
+        );
+    stream::iter(feed.req.channel_ids.clone())
+        .map(move |c| {
+            if use_delta {
+                delta_channel(&f, c)
+            } else {
+                listing_channel(&f, c)
+            }
+        })
+        .flatten_unordered(4)
+        .boxed()
+}
+
+/// Pages of posts with inline replies (listing or delta), with `@removed` entries, then the
+/// pages behind each `replies@odata.nextLink`.
+fn expanded_rows(feed: &Arc<Feed>, page: Page, channel: &str) -> FeedStream {
+    let mut rows = PageRows::default();
+    let mut more: Vec<(String, String)> = Vec::new();
+    for mut item in page.items {
+        let Some(id) = str_field(&item, "id").map(str::to_string) else {
+            continue;
+        };
+        if item.get("@removed").is_some() {
+            let parent = str_field(&item, "replyToId").map(str::to_string);
+            rows.removed.push(Removed {
+                channel_id: channel.to_string(),
+                is_post: parent.is_none(),
+                parent_message_id: parent,
+                id,
+            });
+            continue;
+        }
+        if let Some(link) = str_field(&item, "replies@odata.nextLink") {
+            more.push((id.clone(), link.to_string()));
+        }
+        let replies = item.get_mut("replies").map(Value::take);
+        rows.post(feed, item, channel);
+        if let Some(Value::Array(replies)) = replies {
+            for r in replies {
+                rows.reply(feed, r, channel, &id);
+            }
+        }
+    }
+    let first = items(rows.into_items());
+    let f = Arc::clone(feed);
+    let team = feed.req.team_id.clone();
+    let channel = channel.to_string();
+    let rest = stream::iter(more)
+        .map(move |(parent, link)| {
+            let f2 = Arc::clone(&f);
+            let c2 = channel.clone();
+            let child = format!(
+                "message {parent} in {}",
+                refusal::channel(&f.team(), &Named::id(channel.clone()))
+            );
+            f.scan
+                .follow_pages(
+                    EndpointClass::RepliesList,
+                    Scope::channel(team.clone(), channel.clone()),
+                    Some(link),
+                    child,
+                )
+                .map(move |page| match page {
+                    Ok(p) => {
+                        let mut rows = PageRows::default();
+                        for r in p.items {
+                            rows.reply(&f2, r, &c2, &parent);
+                        }
+                        items(rows.into_items())
+                    }
+                    Err(e) => fail(e),
+                })
+                .flatten()
+                .boxed()
+        })
+        .flatten();
+    first.chain(rest).boxed()
+}
+
+/// Runs the pages of one channel through [`expanded_rows`]; `complete` adds the marker when
+/// the chain was read to its end.
+fn channel_pages(
+    feed: &Arc<Feed>,
+    pages: PageStream,
+    channel: String,
+    complete: bool,
+) -> FeedStream {
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d2 = Arc::clone(&done);
+    let f = Arc::clone(feed);
+    let c2 = channel.clone();
+    let rows = pages
+        .map(move |page| match page {
+            Ok(p) => {
+                if p.next_link.is_none() {
+                    d2.store(true, std::sync::atomic::Ordering::Release);
+                }
+                expanded_rows(&f, p, &c2)
+            }
+            Err(e) => fail(e),
+        })
+        .flatten();
+    let end = stream::once(async move {
+        (complete && done.load(std::sync::atomic::Ordering::Acquire))
+            .then_some(Ok(FeedItem::ChannelComplete(channel)))
+    })
+    .filter_map(futures::future::ready);
+    rows.chain(end).boxed()
+}
+
+/// `GET .../messages?$expand=replies`, to the end.
+fn listing_channel(feed: &Arc<Feed>, channel: String) -> FeedStream {
+    let top = feed
+        .scan
+        .plan
+        .options
+        .page_size
+        .unwrap_or(MESSAGES_MAX_TOP)
+        .min(MESSAGES_MAX_TOP);
+    let req = GraphRequest::list_messages(&feed.req.team_id, &channel)
+        .top(top)
+        .prefer_include_unknown_enum_members()
+        .expand("replies");
+    let child = refusal::channel(&feed.team(), &Named::id(channel.clone()));
+    let pages = feed.scan.child_pages(req, child, true);
+    one(FeedItem::Source(FeedSource::Listing, Some(channel.clone())))
+        .chain(channel_pages(feed, pages, channel, true))
+        .boxed()
+}
+
+/// Channel delta with `lastModifiedDateTime gt <since>` and `$expand=replies`; the listing
+/// once delta is refused.
+fn delta_channel(feed: &Arc<Feed>, channel: String) -> FeedStream {
+    let top = feed
+        .scan
+        .plan
+        .options
+        .page_size
+        .unwrap_or(MESSAGES_MAX_TOP)
+        .min(MESSAGES_MAX_TOP);
+    let mut req = GraphRequest::messages_delta(&feed.req.team_id, &channel)
+        .top(top)
+        .prefer_include_unknown_enum_members()
+        .expand("replies");
+    if let Some(t) = feed.lower(true) {
+        match gt_filter(t) {
+            Ok(f) => req = req.filter(f),
+            Err(e) => return fail(e),
+        }
+    }
+    let f = Arc::clone(feed);
+    stream::once(async move {
+        let s = Arc::clone(&f.scan);
+        let what = refusal::channel(&f.team(), &Named::id(channel.clone()));
+        match probe(&s, &s.state.delta, &req, delta_refused, &what).await {
+            Err(e) => fail(e),
+            Ok(Probe::Skipped) => stream::empty().boxed(),
+            Ok(Probe::Refused(first)) => {
+                if let Some(e) = first {
+                    s.state.notice(format!(
+                        "channel delta was refused ({e}); sync reads messages from the channel listing for the rest of this run"
+                    ));
+                }
+                listing_channel(&f, channel)
+            }
+            Ok(Probe::First(page)) => {
+                let rest = s.follow_pages(
+                    EndpointClass::MessagesDelta,
+                    Scope::channel(f.req.team_id.clone(), channel.clone()),
+                    page.next_link.clone(),
+                    what,
+                );
+                // Delta may replay an entity (docs/graph.md §5.2): keep the first copy.
+                let mut seen: HashSet<String> = HashSet::new();
+                let pages = stream::once(futures::future::ready(Ok(page)))
+                    .chain(rest)
+                    .map(move |page| {
+                        page.map(|mut p| {
+                            p.items.retain(|i| {
+                                let key = format!(
+                                    "{}/{}",
+                                    str_field(i, "replyToId").unwrap_or(""),
+                                    str_field(i, "id").unwrap_or("")
+                                );
+                                seen.insert(key)
+                            });
+                            p
+                        })
+                    })
+                    .boxed();
+                one(FeedItem::Source(FeedSource::Delta, Some(channel.clone())))
+                    .chain(channel_pages(&f, pages, channel, false))
+                    .boxed()
+            }
+        }
+    })
+    .flatten()
+    .boxed()
+}
