@@ -42,7 +42,9 @@ fn repl_session_with_history_that_holds_no_secret() {
     pty.expect("hunter2\"}]", T);
     pty.send("SELECT 'p' AS password_note;\r");
     pty.expect("password_note", T);
-
+    // Keys typed before the prompt is back can be discarded when the line editor takes the
+    // terminal again (a race under load): wait for it.
+    pty.expect("teams-sql> ", T);
     pty.send("\\q\r");
     assert!(pty.wait(T).success());
     assert!(!pty.all_output().contains(graph_sim::DEFAULT_CLIENT_SECRET));
@@ -104,7 +106,8 @@ fn ctrl_c_cancels_the_running_query_and_stops_its_requests() {
     pty.send("SELECT 40 + 2 AS answer;\r");
     let out = pty.expect("graph: ", T);
     assert!(out.contains("42"), "{out}");
-    // Ctrl-D leaves.
+    // Ctrl-D leaves, once the prompt is back.
+    pty.expect("teams-sql> ", T);
     pty.send("\x04");
     assert!(pty.wait(T).success());
 }
@@ -210,6 +213,7 @@ fn datafusion_cli_habits_and_a_secret_kept_out_of_history() {
 
     pty.send(&format!("SELECT '{secret}' AS pasted;\r"));
     pty.expect("pasted", T);
+    pty.expect("teams-sql> ", T);
     pty.send("\\q\r");
     assert!(pty.wait(T).success());
 
