@@ -21,6 +21,7 @@ use crate::copy_delta::{self, Destination, Mode};
 use crate::error::{Result, ShellError};
 
 /// Where the tables live.
+#[derive(Clone)]
 pub struct Lake {
     pub ctx: SessionContext,
     root: String,
