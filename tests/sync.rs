@@ -298,7 +298,7 @@ fn scenario(switches: Switches, source: Source) {
     if source == Source::Export {
         // The export API does not report messages deleted for good (docs/graph.md §5.4, §9.21):
         // after an incremental run they are still in the lake, as they were; everything else
-        // is exact. A --full run reconciles them away.
+        // is exact (the first load was a full read, so no reconciliation is due for a week).
         let mut expected = after.clone();
         for c in &batch.changes {
             if let Change::HardDelete {
@@ -340,6 +340,14 @@ fn scenario(switches: Switches, source: Source) {
             &lake,
             &expected,
             "after the batch (export)",
+        ));
+        // A team whose last full read is older than --reconcile-every is read in full and
+        // reconciled, without the user scheduling a --full run.
+        sync(&t, dir.path(), &["--reconcile-every", "0s"]);
+        t.rt.block_on(assert_lake_equals(
+            &lake,
+            &after,
+            "after a run with --reconcile-every 0s",
         ));
         sync(&t, dir.path(), &["--full"]);
         t.rt.block_on(assert_lake_equals(&lake, &after, "after --full"));

@@ -48,6 +48,10 @@ pub struct FeedRequest {
     pub since: Option<DateTime<Utc>>,
     /// Never anything last modified at or before this (`--start`), incremental or not.
     pub floor: Option<DateTime<Utc>>,
+    /// Read the whole team (above the floor) if the export API serves it, whatever `since`:
+    /// the export API does not report messages deleted for good (docs/graph.md §5.4), so only
+    /// a complete read finds them gone. Channel delta reports them and ignores this.
+    pub reconcile: bool,
 }
 
 /// The source that served (part of) a team.
@@ -262,7 +266,7 @@ fn one(item: FeedItem) -> FeedStream {
 
 /// The export API for the whole team, falling back channel by channel once it is refused.
 fn export_team(feed: &Arc<Feed>) -> FeedStream {
-    let incremental = feed.req.since.is_some();
+    let incremental = feed.req.since.is_some() && !feed.req.reconcile;
     let mut req = GraphRequest::get_all_messages(&feed.req.team_id)
         .top(
             feed.scan

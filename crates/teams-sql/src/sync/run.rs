@@ -61,6 +61,8 @@ pub struct Run {
     pub batch_rows: usize,
     /// Commits running on tasks of their own while the run reads on; settled before it ends.
     commits: Vec<Pending>,
+    /// A team the export API serves is read in full once its last full read is this old.
+    pub reconcile_every: chrono::Duration,
 }
 
 fn quote(s: &str) -> String {
@@ -139,6 +141,7 @@ impl Run {
             progress: std::io::stderr().is_terminal(),
             batch_rows: DEFAULT_BATCH_ROWS,
             commits: Vec::new(),
+            reconcile_every: chrono::Duration::days(7),
         }
     }
 
@@ -713,6 +716,12 @@ impl Run {
                         n,
                     ));
                 }
+                if r.reconciled {
+                    txns.push(cursor::txn(
+                        cursor::reconciled_app_id(&self.tenant, table, &r.team),
+                        self.run_start.timestamp_micros(),
+                    ));
+                }
                 moved |= next != before;
                 scope.extend(delete_scope(
                     table,
@@ -811,9 +820,13 @@ impl Run {
             .cloned()
             .unwrap_or((Vec::new(), false));
         let mut prev: HashMap<Table, Option<i64>> = HashMap::new();
+        let mut reconcile = false;
+        let due = (self.run_start - self.reconcile_every).timestamp_micros();
         for (&t, d) in open.iter() {
             let v = cursor::read(d, &cursor::team_app_id(&self.tenant, t, team)).await?;
             prev.insert(t, v);
+            let last = cursor::read(d, &cursor::reconciled_app_id(&self.tenant, t, team)).await?;
+            reconcile |= last.is_none_or(|at| at <= due);
         }
         // Both tables come from one pass: read from the older cursor; a table without one
         // (never loaded, or --full) makes it a full read.
@@ -832,6 +845,7 @@ impl Run {
             channels_complete,
             prev,
             since,
+            reconcile,
         })
     }
 }
@@ -942,6 +956,8 @@ struct TeamJob {
     channels_complete: bool,
     prev: HashMap<Table, Option<i64>>,
     since: Option<DateTime<Utc>>,
+    /// Its last full read is older than `--reconcile-every` (or unknown).
+    reconcile: bool,
 }
 
 /// One team: its change feed, read once, kept locally until its batch commits.
@@ -959,12 +975,14 @@ async fn read_team(
         channels_complete,
         prev,
         since,
+        reconcile,
     } = job;
     let req = FeedRequest {
         team_id: team.clone(),
         channel_ids: channels.clone(),
         since,
         floor,
+        reconcile,
     };
     let mut feed = team_feed(handle, options, req);
     let mut messages = Materializer::new(Table::Messages.schema(), in_memory);
@@ -1015,6 +1033,9 @@ async fn read_team(
         max_read,
         sources,
         skipped: skipped > 0,
+        // Everything of the team was read (the export API to its end, or every channel in
+        // full), so what the lake holds beyond it is gone.
+        reconciled: skipped == 0 && (team_complete || since.is_none()),
     })
 }
 
@@ -1036,6 +1057,8 @@ struct TeamRead {
     sources: BTreeSet<FeedSource>,
     /// Something of the team was left out (403 or 404).
     skipped: bool,
+    /// The team was read in full: its reconciliation time moves to this run's start.
+    reconciled: bool,
 }
 
 /// Target rows of `team` that may be gone: those a complete read covered (the whole team, or
