@@ -813,3 +813,37 @@ fn a_progress_line_on_a_terminal_and_none_otherwise() {
     // The progress line is erased before the summary lines print.
     assert!(all.contains("\r\x1b[2K"), "{all:?}");
 }
+
+#[test]
+fn staging_directories_a_killed_run_left_are_removed_by_the_next() {
+    let t = tenant(Switches::default());
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    std::fs::create_dir_all(&lake).unwrap();
+    // What a SIGKILL during a table's creation leaves: our staging directory, named after a
+    // process that is gone, long ago.
+    let dead = lake.join(".teams-sql-4194303-1000-0.tmp");
+    std::fs::create_dir_all(dead.join("messages/_delta_log")).unwrap();
+    std::fs::write(dead.join("messages/part-0.parquet"), b"half").unwrap();
+    // A staging directory of a process still running (this one) is not stale, and names that
+    // are not ours are never touched.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let live = lake.join(format!(".teams-sql-{}-{now}-0.tmp", std::process::id()));
+    let others = [lake.join(".teams-sql-notes.tmp"), lake.join("notes.tmp")];
+    for d in others.iter().chain([&live]) {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    sync(&t, dir.path(), &[]);
+    assert!(!dead.exists(), "the killed run's staging directory stayed");
+    assert!(
+        live.exists(),
+        "a running process's staging directory was removed"
+    );
+    for d in &others {
+        assert!(d.exists(), "{} is not ours but was removed", d.display());
+    }
+    t.rt.block_on(assert_lake_equals(&lake, &truth(&t), "after the run"));
+}

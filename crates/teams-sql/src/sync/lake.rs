@@ -18,6 +18,7 @@ use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::protocol::{DeltaOperation, OutputMode};
 
 use crate::copy_delta::{self, Destination, Mode};
+use crate::destinations::staging::{self, Target};
 use crate::error::{Result, ShellError};
 
 /// Where the tables live.
@@ -65,6 +66,14 @@ impl Lake {
             ctx,
             root: root.trim_end_matches('/').to_string(),
         })
+    }
+
+    /// Removes the staging directories a killed run left beside the tables (SIGKILL skips
+    /// every clean-up); only ours, by name.
+    pub async fn remove_stale(&self) {
+        if let Ok(target) = Target::resolve(&self.ctx, &format!("{}/", self.root)) {
+            staging::remove_stale(&target.store, target.path(), target.is_local()).await;
+        }
     }
 
     pub fn url(&self, table: Table) -> String {

@@ -76,6 +76,7 @@ async fn run(args: SyncArgs) -> Result<u8> {
         ));
     };
     let lake = lake::Lake::new(shell.ctx.clone(), &args.to)?;
+    lake.remove_stale().await;
     let mut sync = run::Run::new(
         lake,
         handle.clone(),
