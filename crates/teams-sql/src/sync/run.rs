@@ -189,7 +189,11 @@ impl Run {
     pub async fn run(&mut self) -> Result<()> {
         let started = Instant::now();
         let before = self.requests();
-        let teams_result = self.teams_stage().await;
+        // Only the team ids are needed to go on: for the whole tenant, the teams' details (a
+        // request per team, by id, so no second `GET /teams`) are read alongside everything
+        // else. Named teams are read once, details and all.
+        let detached = self.named_teams.is_empty() && self.tables.contains(&Table::Teams);
+        let teams_result = self.teams_stage(!detached).await;
         if let Err(e) = teams_result {
             // Without the team list no other table can be brought up to date.
             for t in self.tables.clone() {
@@ -203,6 +207,94 @@ impl Run {
             s.requests = requests;
             s.elapsed = started.elapsed();
         }
+        if detached && self.teams.is_empty() {
+            // No team left: the table empties, in one commit.
+            let none = Materializer::new(Table::Teams.schema(), MATERIALIZE_IN_MEMORY_BYTES);
+            if let Err(e) = self.teams_commit(none, false).await {
+                self.summaries.entry(Table::Teams).or_default().fail(e);
+            }
+            self.after_teams().await;
+        } else if detached {
+            let details = read_per_team(
+                self.handle.client().clone(),
+                self.options.clone(),
+                1,
+                vec![(
+                    String::new(),
+                    format!(
+                        "SELECT * FROM teams.teams WHERE id IN ({})",
+                        self.teams
+                            .iter()
+                            .map(|t| quote(t))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )],
+            );
+            let (read, ()) = tokio::join!(details, self.after_teams());
+            let outcome = match read {
+                Ok(mut read) => {
+                    let s = self.summaries.entry(Table::Teams).or_default();
+                    s.requests += read.requests;
+                    s.elapsed = started.elapsed();
+                    match read.results.pop() {
+                        Some(r) => {
+                            self.report(&r.lines, r.partial);
+                            self.teams_rows(r).await
+                        }
+                        None => Ok(()),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = outcome {
+                self.summaries.entry(Table::Teams).or_default().fail(e);
+            }
+        } else {
+            self.after_teams().await;
+        }
+        // The message pass ran alongside other reads: its requests are what the others did
+        // not make.
+        let total = self.requests() - before;
+        let others: u64 = [Table::Teams, Table::Channels, Table::Members]
+            .iter()
+            .filter_map(|t| self.summaries.get(t))
+            .map(|s| s.requests)
+            .sum();
+        for t in Table::ALL.into_iter().filter(|t| t.is_message_table()) {
+            if let Some(s) = self.summaries.get_mut(&t)
+                && s.shared_with.is_none()
+            {
+                s.requests = total.saturating_sub(others);
+            }
+        }
+        for pending in std::mem::take(&mut self.commits) {
+            self.settle(pending).await;
+        }
+        self.clear_progress();
+        Ok(())
+    }
+
+    /// The teams' rows read on their own (see [`Run::run`]), committed.
+    async fn teams_rows(&mut self, read: TeamSql) -> Result<()> {
+        let Some(first) = read.batches.first() else {
+            return self
+                .teams_commit(
+                    Materializer::new(Table::Teams.schema(), MATERIALIZE_IN_MEMORY_BYTES),
+                    read.skipped,
+                )
+                .await;
+        };
+        let mut rows = Materializer::new(first.schema(), MATERIALIZE_IN_MEMORY_BYTES);
+        for b in read.batches {
+            rows.push(b)?;
+        }
+        self.teams_commit(rows, read.skipped).await
+    }
+
+    /// Everything after the team list: the channel lists, then members and the message pass
+    /// side by side.
+    async fn after_teams(&mut self) {
         if self.tables.contains(&Table::Channels) {
             let started = Instant::now();
             let read = self.snapshot_read(Table::Channels).await;
@@ -231,23 +323,9 @@ impl Run {
             (None, false) => None,
         };
         if let Some(read) = members_read {
-            // The message pass counted every request made while it ran; the members' were
-            // among them.
-            if let Ok(r) = &read {
-                for t in Table::ALL.into_iter().filter(|t| t.is_message_table()) {
-                    if let Some(s) = self.summaries.get_mut(&t) {
-                        s.requests = s.requests.saturating_sub(r.requests);
-                    }
-                }
-            }
             self.snapshot_commit(Table::Members, read, members_started)
                 .await;
         }
-        for pending in std::mem::take(&mut self.commits) {
-            self.settle(pending).await;
-        }
-        self.clear_progress();
-        Ok(())
     }
 
     /// Teams read at once: enough request chains to fill the tenant budget of the source the
@@ -335,8 +413,8 @@ impl Run {
     }
 
     /// Lists the teams (`GET /teams`, or the named ones) and syncs `teams` when asked.
-    async fn teams_stage(&mut self) -> Result<()> {
-        let wanted = self.tables.contains(&Table::Teams);
+    async fn teams_stage(&mut self, details: bool) -> Result<()> {
+        let wanted = details && self.tables.contains(&Table::Teams);
         let filter = if self.named_teams.is_empty() {
             String::new()
         } else {
@@ -361,6 +439,11 @@ impl Run {
         if !wanted {
             return Ok(());
         }
+        self.teams_commit(rows, skipped).await
+    }
+
+    /// Starts the one commit of `teams`.
+    async fn teams_commit(&mut self, rows: Materializer, skipped: bool) -> Result<()> {
         let summary = self.summaries.entry(Table::Teams).or_default();
         summary.teams = self.teams.len();
         let table = self
@@ -586,8 +669,18 @@ impl Run {
             return;
         }
         let mut jobs = Vec::new();
-        for team in self.teams.clone() {
-            match self.team_job(&team, &open).await {
+        let teams = self.teams.clone();
+        let found: Vec<Result<TeamJob>> = {
+            let this = &*self;
+            let open = &open;
+            futures::stream::iter(teams.iter())
+                .map(|team| this.team_job(team, open))
+                .buffered(16)
+                .collect()
+                .await
+        };
+        for job in found {
+            match job {
                 Ok(job) => jobs.push(job),
                 Err(e) => {
                     for &t in &wanted {
