@@ -63,6 +63,8 @@ pub struct Run {
     commits: Vec<Pending>,
     /// A team the export API serves is read in full once its last full read is this old.
     pub reconcile_every: chrono::Duration,
+    /// The message tables, opened (or created) while Graph is read.
+    opening: Option<tokio::task::JoinHandle<Vec<(Table, Result<DeltaTable>)>>>,
 }
 
 fn quote(s: &str) -> String {
@@ -142,6 +144,7 @@ impl Run {
             batch_rows: DEFAULT_BATCH_ROWS,
             commits: Vec::new(),
             reconcile_every: chrono::Duration::days(7),
+            opening: None,
         }
     }
 
@@ -189,6 +192,22 @@ impl Run {
     pub async fn run(&mut self) -> Result<()> {
         let started = Instant::now();
         let before = self.requests();
+        // Opening (or creating) the message tables needs nothing from Graph.
+        let lake = self.lake.clone();
+        let partition_by = self.partition_by.clone();
+        let message_tables: Vec<Table> = self
+            .tables
+            .iter()
+            .copied()
+            .filter(|t| t.is_message_table())
+            .collect();
+        self.opening = Some(tokio::spawn(async move {
+            let mut out = Vec::new();
+            for t in message_tables {
+                out.push((t, lake.open(t, partition_by.as_deref()).await));
+            }
+            out
+        }));
         // Only the team ids are needed to go on: for the whole tenant, the teams' details (a
         // request per team, by id, so no second `GET /teams`) are read alongside everything
         // else. Named teams are read once, details and all.
@@ -636,9 +655,23 @@ impl Run {
             .filter(|t| t.is_message_table())
             .collect();
         let mut open: HashMap<Table, DeltaTable> = HashMap::new();
-        for &t in &wanted {
+        let opening = match self.opening.take() {
+            Some(task) => match task.await {
+                Ok(opened) => opened,
+                Err(e) => wanted
+                    .iter()
+                    .map(|&t| {
+                        let e =
+                            ShellError::Sync(format!("opening {} did not finish: {e}", t.name()));
+                        (t, Err(e))
+                    })
+                    .collect(),
+            },
+            None => Vec::new(),
+        };
+        for (t, opened) in opening {
             self.summaries.entry(t).or_default().teams = self.teams.len();
-            match self.lake.open(t, self.partition_by.as_deref()).await {
+            match opened {
                 Ok(d) => {
                     open.insert(t, d);
                 }
