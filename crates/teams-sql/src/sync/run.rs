@@ -64,8 +64,11 @@ pub struct Run {
     /// A team the export API serves is read in full once its last full read is this old.
     pub reconcile_every: chrono::Duration,
     /// The message tables, opened (or created) while Graph is read.
-    opening: Option<tokio::task::JoinHandle<Vec<(Table, Result<DeltaTable>)>>>,
+    opening: Option<tokio::task::JoinHandle<Opened>>,
 }
+
+/// The message tables as opened (or why one could not be).
+type Opened = Vec<(Table, Result<DeltaTable>)>;
 
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
