@@ -596,9 +596,9 @@ impl GraphClient {
         };
         self.sinks.each(|s| s.bytes(body.len() as u64));
         if (200..300).contains(&status) {
-            return match parse_page(class, &body) {
+            return match parse_page(class, body) {
                 Ok(page) => Attempt::Done(Ok(page)),
-                Err(reason) => Attempt::Decode {
+                Err((reason, body)) => Attempt::Decode {
                     reason,
                     excerpt: self.excerpt(&body),
                 },
