@@ -1,4 +1,6 @@
-//! Graph JSON -> Arrow.
+//! Graph JSON -> Arrow for the tables other than messages (teams, channels, members) and for
+//! single messages read by id; pages of messages go straight from their bytes to Arrow
+//! ([`crate::message_decode`]).
 //!
 //! Each item goes through a cheap normalisation (keys to snake_case, OData annotations dropped,
 //! parent ids added, polymorphic objects turned into JSON text) and then arrow-json's decoder
@@ -38,6 +40,7 @@ impl ParentIds {
             parent_message_id: None,
         }
     }
+    #[cfg(test)]
     pub fn with_parent_message(mut self, id: &str) -> Self {
         self.parent_message_id = Some(id.to_string());
         self
@@ -150,36 +153,35 @@ fn normalise_mention(v: Value) -> Value {
     v
 }
 
-/// One page of channel messages as Graph answered it (the HTTP body) decoded the way a scan
-/// decodes it: JSON parse (as graph-client does), normalisation, Arrow. Public for the decode
-/// bench, which weighs it against parsing the same bytes into `serde_json::Value` alone.
+/// One page of channel messages as Graph answered it (the HTTP body) decoded the way a scan of
+/// `messages` decodes it: the page envelope with items left as bytes (as graph-client does),
+/// then the items straight to Arrow. Public for the decode bench, which weighs it against
+/// parsing the same bytes into `serde_json::Value` alone.
 #[doc(hidden)]
 pub fn decode_messages_page(
     body: &[u8],
     team_id: &str,
     channel_id: &str,
 ) -> Result<RecordBatch, TeamsError> {
+    use crate::message_decode::{MessageDecoder, Parent, Parents};
+    static DECODER: std::sync::OnceLock<MessageDecoder> = std::sync::OnceLock::new();
     let table = Table::Messages;
-    let bad = |e: serde_json::Error| {
-        TeamsError::decode(
-            table,
-            datafusion::arrow::error::ArrowError::JsonError(e.to_string()),
-        )
+    let schema = table.schema();
+    let decoder = DECODER.get_or_init(|| MessageDecoder::new(&[Some(&schema)], None));
+    let page =
+        graph_client::Page::from_body(graph_client::EndpointClass::MessagesList, body.to_vec())
+            .map_err(|e| {
+                TeamsError::decode(table, datafusion::arrow::error::ArrowError::JsonError(e))
+            })?;
+    let decoded = decoder.decode(table, &page)?;
+    let rows = &decoded.items;
+    let keep: Vec<bool> = (0..rows.len()).map(|i| rows.id(i).is_some()).collect();
+    let parents = Parents {
+        team: Parent::Same(team_id),
+        channel: Parent::Same(channel_id),
+        parent: Parent::Null,
     };
-    let page: Value = serde_json::from_slice(body).map_err(bad)?;
-    let items = match page {
-        Value::Object(mut o) => match o.remove("value") {
-            Some(Value::Array(items)) => items,
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
-    };
-    let parents = ParentIds::channel(team_id, channel_id);
-    let rows: Vec<Value> = items
-        .into_iter()
-        .map(|i| normalise(table, i, &parents))
-        .collect();
-    decode_rows(table, &table.schema(), &rows)
+    rows.rows(table, &schema, &parents, &keep)
 }
 
 /// Decodes normalised rows into one batch of `schema` (a projection of the table schema).

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::access::{ChannelsFrom, TeamsFrom};
 use crate::error::TeamsError;
 use crate::refusal::{self, Named};
-use crate::scan::{RowStream, Scan, fail};
+use crate::scan::{Scan, ValueStream, fail};
 
 pub(crate) type TeamStream = BoxStream<'static, Result<Named, TeamsError>>;
 pub(crate) type ChannelStream = BoxStream<'static, Result<(Named, Named), TeamsError>>;
@@ -54,7 +54,7 @@ pub(crate) fn team_ids(scan: &Arc<Scan>) -> TeamStream {
     scan.tenant_pages(req, "listing the tenant's teams (GET /teams)")
         .flat_map(move |page| match page {
             Ok(p) => {
-                let teams = named(&p.items);
+                let teams = named(&p.items());
                 state.teams_found(teams.iter().map(|t| t.id.as_str()));
                 stream::iter(teams.into_iter().map(Ok).collect::<Vec<_>>()).boxed()
             }
@@ -68,8 +68,8 @@ pub(crate) fn team_ids(scan: &Arc<Scan>) -> TeamStream {
 /// team (channels, members).
 pub(crate) fn per_team(
     scan: &Arc<Scan>,
-    team_rows: fn(&Arc<Scan>, Named) -> RowStream,
-) -> RowStream {
+    team_rows: fn(&Arc<Scan>, Named) -> ValueStream,
+) -> ValueStream {
     let s = Arc::clone(scan);
     team_ids(scan)
         .map(move |team| match team {
@@ -101,7 +101,7 @@ pub(crate) fn team_channels(scan: &Arc<Scan>, team: Named) -> ChannelStream {
     scan.child_pages(req, refusal::team(&team), false)
         .flat_map(move |page| match page {
             Ok(p) => {
-                let pairs: Vec<Result<(Named, Named), TeamsError>> = named(&p.items)
+                let pairs: Vec<Result<(Named, Named), TeamsError>> = named(&p.items())
                     .into_iter()
                     .filter(|c| wanted.as_ref().is_none_or(|w| w.contains(&c.id)))
                     .map(|c| Ok((team.clone(), c)))

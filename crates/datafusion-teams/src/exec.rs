@@ -31,6 +31,7 @@ use crate::handle::RunState;
 use crate::metrics::ScanMetrics;
 use crate::naming;
 use crate::plan::ScanPlan;
+use crate::scan::Chunk;
 use crate::scan::{Scan, Tally};
 use crate::sources;
 
@@ -193,25 +194,35 @@ async fn produce(
         let Some(chunk) = rows.next().await else {
             break;
         };
-        let mut chunk = chunk.map_err(DataFusionError::from)?;
-        if let Some(r) = remaining {
-            chunk.truncate(r);
-        }
-        let n = chunk.len();
-        for piece in chunk.chunks(batch_size) {
-            let batch = {
+        let batches: Vec<RecordBatch> = match chunk.map_err(DataFusionError::from)? {
+            Chunk::Values(mut rows) => {
+                if let Some(r) = remaining {
+                    rows.truncate(r);
+                }
                 let _timer = scan.metrics.baseline.elapsed_compute().timer();
-                naming::rename(decode_rows(table, &schema, piece)?, &output)?
-            };
-            let batch = batch.record_output(&scan.metrics.baseline);
-            scan.state.rows_produced(batch.num_rows());
+                rows.chunks(batch_size)
+                    .map(|piece| decode_rows(table, &schema, piece))
+                    .collect::<Result<_, _>>()?
+            }
+            Chunk::Batch(batch) => {
+                let n = remaining.map_or(batch.num_rows(), |r| r.min(batch.num_rows()));
+                (0..n)
+                    .step_by(batch_size)
+                    .map(|o| batch.slice(o, batch_size.min(n - o)))
+                    .collect()
+            }
+        };
+        for batch in batches {
+            let n = batch.num_rows();
+            let batch = naming::rename(batch, &output)?.record_output(&scan.metrics.baseline);
+            scan.state.rows_produced(n);
             if tx.send(Ok(batch)).await.is_err() {
                 // The consumer is gone (LIMIT satisfied upstream, query cancelled).
                 return Ok(());
             }
-        }
-        if let Some(r) = remaining.as_mut() {
-            *r -= n;
+            if let Some(r) = remaining.as_mut() {
+                *r -= n;
+            }
         }
     }
     // Dropping the sources here, before reporting, guarantees no request is still in flight.

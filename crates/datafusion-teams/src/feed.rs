@@ -26,10 +26,10 @@ use graph_client::{EndpointClass, GraphRequest, Page, Scope};
 use serde_json::Value;
 
 use crate::access::delta_window_start;
-use crate::decode::{ParentIds, decode_rows, normalise};
 use crate::error::TeamsError;
 use crate::filters::Pushdown;
 use crate::handle::TeamsHandle;
+use crate::message_decode::{MessageDecoder, Parent, Parents, Rows as DecodedRows};
 use crate::metrics::ScanMetrics;
 use crate::options::{MessageSource, TeamsOptions};
 use crate::plan::{MESSAGES_MAX_TOP, ScanPlan};
@@ -132,6 +132,7 @@ pub fn team_feed(handle: &TeamsHandle, options: TeamsOptions, req: FeedRequest) 
     let feed = Arc::new(Feed {
         scan: Arc::new(scan),
         req,
+        decoders: FeedDecoders::new(),
     });
     let source = feed.scan.plan.options.message_source;
     let items = match source {
@@ -149,6 +150,7 @@ pub fn team_feed(handle: &TeamsHandle, options: TeamsOptions, req: FeedRequest) 
 struct Feed {
     scan: Arc<Scan>,
     req: FeedRequest,
+    decoders: FeedDecoders,
 }
 
 impl Feed {
@@ -168,22 +170,15 @@ impl Feed {
         DateTime::<Utc>::from_timestamp_micros(ms)
     }
 
-    fn above_floor(&self, item: &Value) -> bool {
+    fn above_floor(&self, modified: Option<i64>) -> bool {
         let Some(floor) = self.req.floor else {
             return true;
         };
-        match modified(item) {
+        match modified {
             Some(t) => t > floor.timestamp_micros(),
             None => true,
         }
     }
-}
-
-fn modified(item: &Value) -> Option<i64> {
-    item.get("lastModifiedDateTime")
-        .and_then(Value::as_str)
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.timestamp_micros())
 }
 
 fn str_field<'a>(item: &'a Value, key: &str) -> Option<&'a str> {
@@ -197,59 +192,68 @@ fn gt_filter(t: DateTime<Utc>) -> Result<Filter, TeamsError> {
         .map_err(|e| TeamsError::option("last_modified_date_time", e.to_string()))
 }
 
-/// Normalised rows of posts and replies, decoded into the two tables' full schemas.
+/// Rows of posts and replies of one page, in the two tables' full schemas.
 #[derive(Default)]
 struct PageRows {
-    messages: Vec<Value>,
-    replies: Vec<Value>,
+    messages: Option<RecordBatch>,
+    replies: Option<RecordBatch>,
     max_modified: Option<i64>,
     removed: Vec<Removed>,
 }
 
+/// The feed's decoders of message pages (the scan's [`MessageDecoder`]), full schemas.
+struct FeedDecoders {
+    /// Export API items: posts and replies mixed.
+    export: MessageDecoder,
+    /// Listing and delta pages: posts with their replies inline.
+    expanded: MessageDecoder,
+    /// Pages of one thread's replies.
+    replies: MessageDecoder,
+}
+
+impl FeedDecoders {
+    fn new() -> Self {
+        let (m, r) = (Table::Messages.schema(), Table::MessageReplies.schema());
+        FeedDecoders {
+            export: MessageDecoder::new(&[Some(&m), Some(&r)], None),
+            expanded: MessageDecoder::new(&[Some(&m)], Some(&r)),
+            replies: MessageDecoder::new(&[Some(&r)], None),
+        }
+    }
+}
+
 impl PageRows {
-    fn seen(&mut self, item: &Value) {
-        if let Some(t) = modified(item) {
+    fn seen(&mut self, t: Option<i64>) {
+        if let Some(t) = t {
             self.max_modified = Some(self.max_modified.map_or(t, |m| m.max(t)));
         }
     }
 
-    fn post(&mut self, feed: &Feed, item: Value, channel: &str) {
-        self.seen(&item);
-        if feed.above_floor(&item) {
-            let parents = ParentIds::channel(&feed.req.team_id, channel);
-            self.messages
-                .push(normalise(Table::Messages, item, &parents));
-        }
+    /// Whether row `i` of `rows` (keyed, of the kind the caller checked) is a row to write:
+    /// counted in the page's newest time either way.
+    fn keep(&mut self, feed: &Feed, rows: &DecodedRows, i: usize) -> bool {
+        let t = rows.modified(i);
+        self.seen(t);
+        feed.above_floor(t)
     }
 
-    fn reply(&mut self, feed: &Feed, item: Value, channel: &str, parent: &str) {
-        if !feed.scan.has_id(&item, EndpointClass::RepliesList) {
-            return;
-        }
-        self.seen(&item);
-        if feed.above_floor(&item) {
-            let parents =
-                ParentIds::channel(&feed.req.team_id, channel).with_parent_message(parent);
-            self.replies
-                .push(normalise(Table::MessageReplies, item, &parents));
-        }
-    }
-
-    fn into_items(self) -> Result<Vec<FeedItem>, TeamsError> {
+    fn into_items(self) -> Vec<FeedItem> {
         let mut out = Vec::new();
         if !self.removed.is_empty() {
             out.push(FeedItem::Removed(self.removed));
         }
-        if !self.messages.is_empty() || !self.replies.is_empty() {
-            let m = Table::Messages;
-            let r = Table::MessageReplies;
+        let rows = |b: &Option<RecordBatch>| b.as_ref().map_or(0, RecordBatch::num_rows);
+        if rows(&self.messages) > 0 || rows(&self.replies) > 0 {
+            let or_empty = |b: Option<RecordBatch>, t: Table| {
+                b.unwrap_or_else(|| RecordBatch::new_empty(t.schema()))
+            };
             out.push(FeedItem::Rows {
-                messages: decode_rows(m, &m.schema(), &self.messages)?,
-                replies: decode_rows(r, &r.schema(), &self.replies)?,
+                messages: or_empty(self.messages, Table::Messages),
+                replies: or_empty(self.replies, Table::MessageReplies),
                 max_modified: self.max_modified,
             });
         }
-        Ok(out)
+        out
     }
 }
 
@@ -332,21 +336,42 @@ fn export_team(feed: &Arc<Feed>) -> FeedStream {
 }
 
 fn export_rows(feed: &Feed, page: Page) -> Result<Vec<FeedItem>, TeamsError> {
+    let decoded = feed.decoders.export.decode(Table::Messages, &page)?;
+    let items = &decoded.items;
+    let class = EndpointClass::GetAllMessages;
     let mut rows = PageRows::default();
-    for item in page.items {
-        let Some(channel) = item
-            .get("channelIdentity")
-            .and_then(|c| str_field(c, "channelId"))
-            .map(str::to_string)
-        else {
+    let n = items.len();
+    let (mut posts, mut replies) = (vec![false; n], vec![false; n]);
+    for i in 0..n {
+        if items.channel(i).is_none() || !feed.scan.keyed(items.id(i), class) {
             continue;
-        };
-        match str_field(&item, "replyToId").map(str::to_string) {
-            None => rows.post(feed, item, &channel),
-            Some(parent) => rows.reply(feed, item, &channel, &parent),
+        }
+        let keep = rows.keep(feed, items, i);
+        match items.reply_to(i) {
+            None => posts[i] = keep,
+            Some(_) => replies[i] = keep,
         }
     }
-    rows.into_items()
+    let team = feed.req.team_id.as_str();
+    let channels: Vec<Option<&str>> = (0..n).map(|i| items.channel(i)).collect();
+    let parents = Parents {
+        team: Parent::Same(team),
+        channel: Parent::PerRow(channels.clone()),
+        parent: Parent::Null,
+    };
+    rows.messages =
+        Some(items.rows(Table::Messages, &Table::Messages.schema(), &parents, &posts)?);
+    let parents = Parents {
+        parent: Parent::PerRow((0..n).map(|i| items.reply_to(i)).collect()),
+        ..parents
+    };
+    rows.replies = Some(items.rows(
+        Table::MessageReplies,
+        &Table::MessageReplies.schema(),
+        &parents,
+        &replies,
+    )?);
+    Ok(rows.into_items())
 }
 
 /// Channel by channel: delta for incremental reads inside its window, else the listing. At
@@ -376,34 +401,9 @@ fn per_channel(feed: &Arc<Feed>) -> FeedStream {
 /// Pages of posts with inline replies (listing or delta), with `@removed` entries, then the
 /// pages behind each `replies@odata.nextLink`.
 fn expanded_rows(feed: &Arc<Feed>, page: Page, channel: &str) -> FeedStream {
-    let mut rows = PageRows::default();
     let mut more: Vec<(String, String)> = Vec::new();
-    for mut item in page.items {
-        let Some(id) = str_field(&item, "id").map(str::to_string) else {
-            continue;
-        };
-        if item.get("@removed").is_some() {
-            let parent = str_field(&item, "replyToId").map(str::to_string);
-            rows.removed.push(Removed {
-                channel_id: channel.to_string(),
-                is_post: parent.is_none(),
-                parent_message_id: parent,
-                id,
-            });
-            continue;
-        }
-        if let Some(link) = str_field(&item, "replies@odata.nextLink") {
-            more.push((id.clone(), link.to_string()));
-        }
-        let replies = item.get_mut("replies").map(Value::take);
-        rows.post(feed, item, channel);
-        if let Some(Value::Array(replies)) = replies {
-            for r in replies {
-                rows.reply(feed, r, channel, &id);
-            }
-        }
-    }
-    let first = items(rows.into_items());
+    let first = expanded_page(feed, &page, channel, &mut more);
+    let first = items(first);
     let f = Arc::clone(feed);
     let team = feed.req.team_id.clone();
     let channel = channel.to_string();
@@ -423,13 +423,7 @@ fn expanded_rows(feed: &Arc<Feed>, page: Page, channel: &str) -> FeedStream {
                     child,
                 )
                 .map(move |page| match page {
-                    Ok(p) => {
-                        let mut rows = PageRows::default();
-                        for r in p.items {
-                            rows.reply(&f2, r, &c2, &parent);
-                        }
-                        items(rows.into_items())
-                    }
+                    Ok(p) => items(reply_page(&f2, &p, &c2, &parent)),
                     Err(e) => fail(e),
                 })
                 .flatten()
@@ -437,6 +431,99 @@ fn expanded_rows(feed: &Arc<Feed>, page: Page, channel: &str) -> FeedStream {
         })
         .flatten();
     first.chain(rest).boxed()
+}
+
+/// Posts, inline replies and `@removed` entries of one listing or delta page; the threads with
+/// more replies than came inline go to `more` (post id, `replies@odata.nextLink`).
+fn expanded_page(
+    feed: &Feed,
+    page: &Page,
+    channel: &str,
+    more: &mut Vec<(String, String)>,
+) -> Result<Vec<FeedItem>, TeamsError> {
+    let decoded = feed.decoders.expanded.decode(Table::Messages, page)?;
+    let posts = &decoded.items;
+    let mut rows = PageRows::default();
+    let n = posts.len();
+    // Posts that are rows; `live[i]`: the post is not an `@removed` entry (its replies count).
+    let (mut keep, mut live) = (vec![false; n], vec![false; n]);
+    for i in 0..n {
+        let Some(id) = posts.id(i) else {
+            feed.scan.keyed(None, EndpointClass::MessagesList);
+            continue;
+        };
+        if posts.removed(i) {
+            let parent = posts.reply_to(i).map(str::to_string);
+            rows.removed.push(Removed {
+                channel_id: channel.to_string(),
+                is_post: parent.is_none(),
+                parent_message_id: parent,
+                id: id.to_string(),
+            });
+            continue;
+        }
+        if let Some(link) = posts.replies_link(i) {
+            more.push((id.to_string(), link.to_string()));
+        }
+        live[i] = true;
+        keep[i] = rows.keep(feed, posts, i);
+    }
+    let parents = Parents {
+        team: Parent::Same(&feed.req.team_id),
+        channel: Parent::Same(channel),
+        parent: Parent::Null,
+    };
+    rows.messages =
+        Some(posts.rows(Table::Messages, &Table::Messages.schema(), &parents, &keep)?);
+    if let Some((replies, post_of)) = decoded.inline_replies() {
+        let mut keep = vec![false; replies.len()];
+        for (j, k) in keep.iter_mut().enumerate() {
+            *k = live[post_of[j]]
+                && feed.scan.keyed(replies.id(j), EndpointClass::RepliesList)
+                && rows.keep(feed, replies, j);
+        }
+        let parents = Parents {
+            parent: Parent::PerRow(post_of.iter().map(|p| posts.id(*p)).collect()),
+            ..parents
+        };
+        rows.replies = Some(replies.rows(
+            Table::MessageReplies,
+            &Table::MessageReplies.schema(),
+            &parents,
+            &keep,
+        )?);
+    }
+    Ok(rows.into_items())
+}
+
+/// Rows of one page of a thread's replies.
+fn reply_page(
+    feed: &Feed,
+    page: &Page,
+    channel: &str,
+    parent: &str,
+) -> Result<Vec<FeedItem>, TeamsError> {
+    let decoded = feed.decoders.replies.decode(Table::MessageReplies, page)?;
+    let replies = &decoded.items;
+    let mut rows = PageRows::default();
+    let keep: Vec<bool> = (0..replies.len())
+        .map(|j| {
+            feed.scan.keyed(replies.id(j), EndpointClass::RepliesList)
+                && rows.keep(feed, replies, j)
+        })
+        .collect();
+    let parents = Parents {
+        team: Parent::Same(&feed.req.team_id),
+        channel: Parent::Same(channel),
+        parent: Parent::Same(parent),
+    };
+    rows.replies = Some(replies.rows(
+        Table::MessageReplies,
+        &Table::MessageReplies.schema(),
+        &parents,
+        &keep,
+    )?);
+    Ok(rows.into_items())
 }
 
 /// Runs the pages of one channel through [`expanded_rows`]; `complete` adds the marker when
@@ -533,7 +620,7 @@ fn delta_channel(feed: &Arc<Feed>, channel: String) -> FeedStream {
             let pages = pages
                 .map(move |page| {
                     page.map(|mut p| {
-                        p.items.retain(|i| {
+                        p.retain(|i| {
                             let key = format!(
                                 "{}/{}",
                                 str_field(i, "replyToId").unwrap_or(""),

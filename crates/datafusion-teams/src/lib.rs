@@ -79,6 +79,7 @@ mod factory;
 mod feed;
 mod filters;
 mod handle;
+mod message_decode;
 mod metrics;
 mod naming;
 mod options;

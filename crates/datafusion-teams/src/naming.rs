@@ -47,7 +47,7 @@ fn graph_column(name: &str) -> String {
     }
 }
 
-fn graph_type(dt: &DataType) -> DataType {
+pub(crate) fn graph_type(dt: &DataType) -> DataType {
     match dt {
         DataType::Struct(fields) => DataType::Struct(graph_fields(fields, graph_name)),
         DataType::List(item) => DataType::List(graph_field(item, |n| n.to_string())),

@@ -1,8 +1,9 @@
 //! What one running scan shares between its sources: the plan, a Graph client scoped to this
 //! scan (so its statistics are this scan's), the run state, and the metrics.
 //!
-//! Sources produce [`RowStream`]s: chunks of normalised JSON rows, one chunk per Graph page (or
-//! per page of parents), which the execution plan decodes into Arrow batches. Every stream is
+//! Sources produce [`RowStream`]s: one chunk per Graph page (or per page of parents), either
+//! normalised JSON rows that the execution plan decodes into Arrow batches, or (message pages)
+//! a batch already decoded from the page's bytes. Every stream is
 //! lazy: nothing is requested before it is polled and nothing after it is dropped.
 
 use std::collections::HashSet;
@@ -18,6 +19,7 @@ use serde_json::Value;
 use crate::cost::{self, Shape};
 use crate::error::TeamsError;
 use crate::handle::RunState;
+use crate::message_decode::MessageDecoder;
 use crate::metrics::ScanMetrics;
 use crate::options::OnForbidden;
 use crate::plan::ScanPlan;
@@ -30,7 +32,15 @@ const ASSUMED_LATENCY: std::time::Duration = std::time::Duration::from_millis(50
 
 /// Normalised rows of one page.
 pub(crate) type Rows = Vec<Value>;
-pub(crate) type RowStream = BoxStream<'static, Result<Rows, TeamsError>>;
+/// The rows of one page, as JSON rows or already in Arrow (in the scan's projected schema).
+#[derive(Debug)]
+pub(crate) enum Chunk {
+    Values(Rows),
+    Batch(datafusion::arrow::array::RecordBatch),
+}
+pub(crate) type RowStream = BoxStream<'static, Result<Chunk, TeamsError>>;
+/// Chunks of JSON rows (teams, channels, members).
+pub(crate) type ValueStream = BoxStream<'static, Result<Rows, TeamsError>>;
 pub(crate) type PageStream = BoxStream<'static, Result<Page, TeamsError>>;
 
 pub(crate) struct Scan {
@@ -44,6 +54,27 @@ pub(crate) struct Scan {
     pub tally: Arc<Tally>,
     /// What this scan saw of the tenant (for `auto`'s estimate of later full reads).
     pub seen: Seen,
+    /// Message pages straight to Arrow (see [`MessageDecoders`]).
+    pub decoders: MessageDecoders,
+}
+
+/// The scan's decoders of message pages, built once from its projection.
+#[derive(Debug)]
+pub(crate) struct MessageDecoders {
+    /// Items that are rows of the scanned table (listing without replies, reply pages, export).
+    pub items: MessageDecoder,
+    /// Posts carrying their replies inline (`$expand=replies`) for the replies table.
+    pub expanded: MessageDecoder,
+}
+
+impl MessageDecoders {
+    fn new(plan: &ScanPlan) -> Self {
+        let schema = &plan.schema;
+        MessageDecoders {
+            items: MessageDecoder::new(&[Some(schema)], None),
+            expanded: MessageDecoder::new(&[None], Some(schema)),
+        }
+    }
 }
 
 /// Teams, channels, posts and replies a message scan read.
@@ -171,6 +202,7 @@ impl Scan {
         tally: Arc<Tally>,
     ) -> Self {
         let permits = Arc::new(tokio::sync::Semaphore::new(concurrency(&plan)));
+        let plan_ref = Arc::clone(&plan);
         Scan {
             plan,
             client,
@@ -179,6 +211,7 @@ impl Scan {
             permits,
             tally,
             seen: Seen::default(),
+            decoders: MessageDecoders::new(&plan_ref),
         }
     }
 
@@ -286,10 +319,28 @@ impl Scan {
     }
 
     /// Counts a page and drops items without an `id`: a row must never carry a NULL key.
+    /// Pages of messages are left whole: their decoder drops keyless rows
+    /// ([`Scan::keyed`]) without parsing the items into `Value`s first.
     fn count_page(&self, page: &mut Page, class: EndpointClass) {
         self.metrics.pages.add(1);
         self.metrics.sync();
-        page.items.retain(|item| self.has_id(item, class));
+        if !decoded_from_bytes(class) {
+            page.retain(|item| self.has_id(item, class));
+        }
+    }
+
+    /// Whether a decoded row has a usable id; one without is recorded and left out.
+    pub fn keyed(&self, id: Option<&str>, class: EndpointClass) -> bool {
+        if id.is_none() {
+            self.missing_id(class, "an item");
+        }
+        id.is_some()
+    }
+
+    fn missing_id(&self, class: EndpointClass, example: &str) {
+        self.metrics.children_skipped.add(1);
+        self.state
+            .skipped_child(&refusal::missing_id(class.describe()), example);
     }
 
     /// Whether an item has a usable id; one without is recorded (grouped) and left out.
@@ -304,9 +355,7 @@ impl Scan {
                 .and_then(Value::as_str)
                 .map(|n| format!("item '{n}'"))
                 .unwrap_or_else(|| "an item".to_string());
-            self.metrics.children_skipped.add(1);
-            self.state
-                .skipped_child(&refusal::missing_id(class.describe()), &example);
+            self.missing_id(class, &example);
         }
         ok
     }
@@ -383,7 +432,7 @@ impl Scan {
             Ok(mut page) => {
                 self.read_one();
                 self.count_page(&mut page, class);
-                Ok(page.items.into_iter().next())
+                Ok(page.into_items().into_iter().next())
             }
             Err(e) => match self.classify(child, e) {
                 Failure::Skipped => Ok(None),
@@ -417,6 +466,12 @@ impl Scan {
         self.under_policy(pages, class, child, false)
     }
 
+    /// [`Scan::in_time_range`] on a decoded `lastModifiedDateTime` (microseconds).
+    pub fn in_range(&self, modified: Option<i64>) -> bool {
+        let range = &self.plan.pushdown.modified;
+        range.is_empty() || modified.is_none_or(|t| range.contains(t))
+    }
+
     /// Client-side check of the pushed time range on a raw Graph item (rows outside it are
     /// dropped before decoding; DataFusion re-checks anyway).
     pub fn in_time_range(&self, item: &Value) -> bool {
@@ -444,6 +499,17 @@ fn concurrency(plan: &ScanPlan) -> usize {
         Some(l) if l <= crate::plan::MESSAGES_MAX_TOP as usize => 1,
         _ => plan.options.concurrency.max(1),
     }
+}
+
+/// Classes whose pages the message decoder reads from their bytes.
+pub(crate) fn decoded_from_bytes(class: EndpointClass) -> bool {
+    matches!(
+        class,
+        EndpointClass::MessagesList
+            | EndpointClass::RepliesList
+            | EndpointClass::MessagesDelta
+            | EndpointClass::GetAllMessages
+    )
 }
 
 /// A stream that yields one error; used where a parent stream failed.

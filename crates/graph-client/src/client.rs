@@ -143,7 +143,7 @@ impl GraphClient {
                     describe_reqwest(&e)
                 ))
             })?;
-        let credential = crate::credential::build(&cfg, &authority)?;
+        let credential = crate::credential::build(&cfg.auth, cfg.app(), &authority)?;
         let token = TokenCache::new(
             credential,
             &scope,
@@ -596,9 +596,9 @@ impl GraphClient {
         };
         self.sinks.each(|s| s.bytes(body.len() as u64));
         if (200..300).contains(&status) {
-            return match parse_page(class, &body) {
+            return match parse_page(class, body) {
                 Ok(page) => Attempt::Done(Ok(page)),
-                Err(reason) => Attempt::Decode {
+                Err((reason, body)) => Attempt::Decode {
                     reason,
                     excerpt: self.excerpt(&body),
                 },

@@ -167,7 +167,7 @@ impl GraphClient {
     ) -> impl Stream<Item = Result<Value, GraphError>> + Send + 'static {
         self.pages(req).flat_map(|page| {
             let items: Vec<Result<Value, GraphError>> = match page {
-                Ok(p) => p.items.into_iter().map(Ok).collect(),
+                Ok(p) => p.into_items().into_iter().map(Ok).collect(),
                 Err(e) => vec![Err(e)],
             };
             futures::stream::iter(items)

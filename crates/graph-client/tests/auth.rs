@@ -84,7 +84,7 @@ async fn token_expired_on_the_server_is_refreshed_once_and_retried() {
     // The simulator's clock ages its tokens; ours still thinks the token is fresh.
     server.sim().advance(chrono::Duration::hours(2));
     let page = client.get_page(&GraphRequest::list_teams()).await.unwrap();
-    assert!(!page.items.is_empty());
+    assert!(!page.is_empty());
     let s = client.stats();
     assert_eq!(s.unauthorized_401, 1);
     assert_eq!(s.token_requests, 2);

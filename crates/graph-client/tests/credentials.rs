@@ -88,11 +88,7 @@ fn config(server: &graph_sim::SimServer, auth: AuthSettings) -> GraphConfig {
 
 async fn reads_teams(cfg: GraphConfig) -> Result<usize, GraphError> {
     let client = GraphClient::new(cfg)?;
-    Ok(client
-        .get_page(&GraphRequest::list_teams())
-        .await?
-        .items
-        .len())
+    Ok(client.get_page(&GraphRequest::list_teams()).await?.len())
 }
 
 #[tokio::test]

@@ -152,7 +152,7 @@ async fn a_trickling_reply_misses_the_deadline_and_is_retried_like_a_504() {
         MiniServer::start(vec![trickle.clone(), trickle], json(200, r#"{"value":[]}"#)).await;
     let client = GraphClient::new(short_deadline(&server, 4)).unwrap();
     let page = client.get_page(&GraphRequest::list_teams()).await.unwrap();
-    assert!(page.items.is_empty());
+    assert!(page.is_empty());
     let s = client.stats();
     assert_eq!(s.total_requests, 3);
     assert_eq!(
@@ -242,7 +242,7 @@ async fn garbled_bodies_spend_the_same_budget_as_other_failures() {
     let server = MiniServer::start(script, json(200, r#"{"value":[{"id":"a"}]}"#)).await;
     let client = GraphClient::new(server.config()).unwrap();
     let page = client.get_page(&GraphRequest::list_teams()).await.unwrap();
-    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.len(), 1);
     let s = client.stats();
     assert_eq!(s.total_requests, 6);
     assert_eq!(s.retries, 5);

@@ -22,7 +22,7 @@ fn ids(items: &[Value]) -> Vec<String> {
 async fn collect(client: &GraphClient, req: GraphRequest) -> (Vec<Value>, usize) {
     let pages: Vec<_> = client.pages(req).try_collect().await.unwrap();
     let n = pages.len();
-    (pages.into_iter().flat_map(|p| p.items).collect(), n)
+    (pages.into_iter().flat_map(|p| p.into_items()).collect(), n)
 }
 
 #[tokio::test]
@@ -144,7 +144,7 @@ async fn delta_rounds_surface_delta_link_and_new_messages() {
             .iter()
             .all(|p| p.delta_link.is_none() && p.next_link.is_some())
     );
-    let seen: BTreeSet<String> = pages.iter().flat_map(|p| ids(&p.items)).collect();
+    let seen: BTreeSet<String> = pages.iter().flat_map(|p| ids(&p.items())).collect();
     // Delta only returns messages of the last eight months (docs/graph.md
     // §5.1); everything comfortably inside that window must be there.
     let all = sim.messages(&t, &c);
@@ -176,7 +176,7 @@ async fn delta_rounds_surface_delta_link_and_new_messages() {
             .follow(EndpointClass::MessagesDelta, Scope::channel(&t, &c), &l)
             .await
             .unwrap();
-        round.extend(p.items);
+        round.extend(p.items());
         link = p.next_link;
         next_delta = p.delta_link.or(next_delta);
     }
@@ -219,7 +219,7 @@ async fn expanded_replies_keep_their_next_link() {
             .follow(EndpointClass::RepliesList, Scope::channel(&t, &c), &l)
             .await
             .unwrap();
-        all.extend(ids(&p.items));
+        all.extend(ids(&p.items()));
         link = p.next_link;
     }
     let truth: BTreeSet<String> = ids(&sim.replies(&t, &c, id)).into_iter().collect();

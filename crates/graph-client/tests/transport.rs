@@ -32,7 +32,7 @@ async fn resets_truncation_and_5xx_are_retried_and_counted() {
     let server = MiniServer::start(script, json(500, "{}")).await;
     let client = GraphClient::new(server.config()).unwrap();
     let page = client.get_page(&GraphRequest::list_teams()).await.unwrap();
-    assert_eq!(page.items.len(), 2);
+    assert_eq!(page.len(), 2);
     let s = client.stats();
     assert_eq!(s.total_requests, 6);
     assert_eq!(s.get(EndpointClass::TeamsList), 6);
@@ -295,7 +295,7 @@ async fn next_links_are_followed_whole_and_foreign_hosts_refused() {
     let pages: Vec<_> = client.pages(GraphRequest::list_teams()).collect().await;
     assert_eq!(pages.len(), 4);
     assert!(pages[0].is_ok() && pages[1].is_ok() && pages[2].is_ok());
-    assert!(pages[1].as_ref().unwrap().items.is_empty());
+    assert!(pages[1].as_ref().unwrap().is_empty());
     assert!(matches!(pages[3], Err(GraphError::ForeignLink { .. })));
     let seen = server.graph_requests();
     assert_eq!(seen.len(), 3);
@@ -334,7 +334,7 @@ async fn follow_uses_given_class_and_scope() {
         .follow(EndpointClass::RepliesList, Scope::channel("t", "c"), &link)
         .await
         .unwrap();
-    assert_eq!(page.items.len(), 2);
+    assert_eq!(page.len(), 2);
     assert_eq!(client.stats().get(EndpointClass::RepliesList), 1);
 }
 

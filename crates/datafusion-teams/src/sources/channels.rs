@@ -14,7 +14,7 @@ use crate::decode::{ParentIds, normalise};
 use crate::discovery;
 use crate::error::TeamsError;
 use crate::refusal::{self, Named};
-use crate::scan::{RowStream, Scan, fail};
+use crate::scan::{Scan, ValueStream, fail};
 use crate::schema::Table;
 
 fn keep(scan: &Scan, item: &Value) -> bool {
@@ -27,7 +27,7 @@ fn keep(scan: &Scan, item: &Value) -> bool {
     }
 }
 
-fn team_rows(scan: &Arc<Scan>, team: Named) -> RowStream {
+fn team_rows(scan: &Arc<Scan>, team: Named) -> ValueStream {
     let team_id = team.id.clone();
     let p = &scan.plan.pushdown;
     let cols = scan.plan.select_list();
@@ -86,7 +86,7 @@ fn team_rows(scan: &Arc<Scan>, team: Named) -> RowStream {
     scan.child_pages(req, refusal::team(&team), true)
         .map(move |page| {
             page.map(|p| {
-                p.items
+                p.into_items()
                     .into_iter()
                     .filter(|i| keep(&s, i))
                     .map(|i| normalise(Table::Channels, i, &ParentIds::team(&team_id)))
@@ -96,6 +96,6 @@ fn team_rows(scan: &Arc<Scan>, team: Named) -> RowStream {
         .boxed()
 }
 
-pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
+pub(crate) fn rows(scan: &Arc<Scan>) -> ValueStream {
     discovery::per_team(scan, team_rows)
 }

@@ -12,7 +12,7 @@ use crate::error::TeamsError;
 use crate::filters::ValueSet;
 use crate::plan::MEMBERS_MAX_TOP;
 use crate::refusal::{self, Named};
-use crate::scan::{RowStream, Scan, fail};
+use crate::scan::{Scan, ValueStream, fail};
 use crate::schema::Table;
 
 /// `(p eq 'a') or (p eq 'b')` over the documented cast path of aadUserConversationMember.
@@ -30,7 +30,7 @@ fn any_of(property: &str, values: &ValueSet) -> Result<Option<Filter>, TeamsErro
     Ok(out)
 }
 
-fn team_rows(scan: &Arc<Scan>, team: Named) -> RowStream {
+fn team_rows(scan: &Arc<Scan>, team: Named) -> ValueStream {
     let p = &scan.plan.pushdown;
     let team_id = team.id.clone();
     let mut req = GraphRequest::list_members(&team_id);
@@ -49,7 +49,7 @@ fn team_rows(scan: &Arc<Scan>, team: Named) -> RowStream {
     scan.child_pages(req, refusal::team(&team), true)
         .map(move |page| {
             page.map(|p| {
-                p.items
+                p.into_items()
                     .into_iter()
                     .map(|i| normalise(Table::Members, i, &ParentIds::team(&team_id)))
                     .collect()
@@ -58,6 +58,6 @@ fn team_rows(scan: &Arc<Scan>, team: Named) -> RowStream {
         .boxed()
 }
 
-pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
+pub(crate) fn rows(scan: &Arc<Scan>) -> ValueStream {
     discovery::per_team(scan, team_rows)
 }

@@ -13,6 +13,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use datafusion::arrow::array::RecordBatch;
+
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 use graph_client::odata::Filter;
@@ -25,9 +27,10 @@ use crate::discovery;
 use crate::error::TeamsError;
 use crate::filters::Bound;
 use crate::handle::{Availability, RunState};
+use crate::message_decode::{Parent, Parents, Rows as DecodedRows};
 use crate::plan::{MESSAGES_MAX_TOP, ScanPlan};
 use crate::refusal::{self, Named};
-use crate::scan::{Failure, PageStream, RowStream, Rows, Scan, fail};
+use crate::scan::{Chunk, Failure, PageStream, RowStream, Scan, fail};
 use crate::schema::Table;
 
 fn replies_table(scan: &Scan) -> bool {
@@ -110,6 +113,30 @@ fn message_row(scan: &Scan, item: Value, team: &str, channel: &str) -> Option<Va
         .then(|| normalise(Table::Messages, item, &ParentIds::channel(team, channel)))
 }
 
+/// Whether a decoded root post is a row of `messages`: keyed, named by the pushed ids if any,
+/// not an `@removed` entry, in the pushed time range.
+fn post_wanted(scan: &Scan, rows: &DecodedRows, i: usize, class: EndpointClass) -> bool {
+    let id = rows.id(i);
+    scan.keyed(id, class)
+        && scan
+            .plan
+            .pushdown
+            .ids
+            .as_ref()
+            .is_none_or(|ids| id.is_some_and(|id| ids.contains(id)))
+        && !rows.removed(i)
+        && scan.in_range(rows.modified(i))
+}
+
+/// Whether a decoded reply is a row of `message_replies` (its parent is checked by the caller).
+fn reply_wanted(scan: &Scan, rows: &DecodedRows, i: usize, class: EndpointClass) -> bool {
+    scan.keyed(rows.id(i), class) && !rows.removed(i) && scan.in_range(rows.modified(i))
+}
+
+fn batch(result: Result<RecordBatch, TeamsError>) -> RowStream {
+    stream::once(futures::future::ready(result.map(Chunk::Batch))).boxed()
+}
+
 /// `GET .../messages/{id}` for every named message id in one channel, one after the other
 /// (one request per second per channel, docs/graph.md §4.3).
 fn messages_by_id(scan: &Arc<Scan>, team: Named, channel: Named) -> RowStream {
@@ -126,65 +153,105 @@ fn messages_by_id(scan: &Arc<Scan>, team: Named, channel: Named) -> RowStream {
                 let req =
                     GraphRequest::get_message(&t, &c, &m).prefer_include_unknown_enum_members();
                 let item = s.get_one(req, &what).await?;
-                Ok::<Rows, TeamsError>(
+                Ok::<Chunk, TeamsError>(Chunk::Values(
                     item.and_then(|i| message_row(&s, i, &t, &c))
                         .into_iter()
                         .collect(),
-                )
+                ))
             }
         })
         .boxed()
 }
 
-fn reply_row(scan: &Scan, item: Value, team: &str, channel: &str, parent: &str) -> Option<Value> {
-    // Inline replies did not pass through a page count: check their keys here.
-    let keyed = scan.has_id(&item, EndpointClass::RepliesList);
-    (keyed && item.get("@removed").is_none() && scan.in_time_range(&item)).then(|| {
-        normalise(
-            Table::MessageReplies,
-            item,
-            &ParentIds::channel(team, channel).with_parent_message(parent),
-        )
-    })
+/// Rows of one page of replies to `parent` (a `replies@odata.nextLink` page or a replies list).
+fn reply_page_rows(
+    scan: &Scan,
+    page: &Page,
+    team: &str,
+    channel: &str,
+    parent: &str,
+) -> Result<RecordBatch, TeamsError> {
+    let table = scan.plan.table;
+    let _timer = scan.metrics.baseline.elapsed_compute().timer();
+    let decoded = scan.decoders.items.decode(table, page)?;
+    let rows = &decoded.items;
+    scan.seen.replies(rows.len());
+    let keep: Vec<bool> = (0..rows.len())
+        .map(|i| reply_wanted(scan, rows, i, EndpointClass::RepliesList))
+        .collect();
+    let parents = Parents {
+        team: Parent::Same(team),
+        channel: Parent::Same(channel),
+        parent: Parent::Same(parent),
+    };
+    rows.rows(table, &scan.plan.schema, &parents, &keep)
 }
 
-/// Rows of one page of root messages carrying `$expand=replies`: the inline replies, then the
-/// pages behind each `replies@odata.nextLink` (threads of more than 1000 replies).
+/// Rows of one page of root messages: the posts for `messages`; for `message_replies`, the
+/// inline replies (`$expand=replies`), then the pages behind each `replies@odata.nextLink`
+/// (threads of more than 1000 replies).
 fn expanded_page_rows(scan: &Arc<Scan>, page: Page, team: Named, channel: Named) -> RowStream {
     let child = refusal::channel(&team, &channel);
     let (team, channel) = (team.id, channel.id);
-    scan.seen.posts(page.items.len());
+    let table = scan.plan.table;
+    let class = EndpointClass::MessagesList;
+    let timer = scan.metrics.baseline.elapsed_compute().timer();
     if !replies_table(scan) {
-        let rows: Rows = page
-            .items
-            .into_iter()
-            .filter_map(|i| message_row(scan, i, &team, &channel))
-            .collect();
-        return stream::once(futures::future::ready(Ok(rows))).boxed();
+        let out = scan.decoders.items.decode(table, &page).and_then(|d| {
+            let rows = &d.items;
+            scan.seen.posts(rows.len());
+            let keep: Vec<bool> = (0..rows.len())
+                .map(|i| post_wanted(scan, rows, i, class))
+                .collect();
+            let parents = Parents {
+                team: Parent::Same(&team),
+                channel: Parent::Same(&channel),
+                parent: Parent::Null,
+            };
+            rows.rows(table, &scan.plan.schema, &parents, &keep)
+        });
+        return batch(out);
     }
-    let mut inline = Vec::new();
     let mut more: Vec<(String, String)> = Vec::new();
-    for mut message in page.items {
-        let Some(id) = str_field(&message, "id").map(str::to_string) else {
-            continue;
+    let inline = scan.decoders.expanded.decode(table, &page).and_then(|d| {
+        let posts = &d.items;
+        // Posts whose replies are wanted: keyed, named by the pushed parent ids if any.
+        let wanted: Vec<Option<&str>> = (0..posts.len())
+            .map(|i| {
+                let id = posts.id(i);
+                (scan.keyed(id, class) && id.is_some_and(|id| wanted_parent(scan, id)))
+                    .then_some(id)
+                    .flatten()
+            })
+            .collect();
+        scan.seen
+            .posts(wanted.iter().filter(|w| w.is_some()).count());
+        for (i, id) in wanted.iter().enumerate() {
+            if let (Some(id), Some(link)) = (id, posts.replies_link(i)) {
+                more.push((id.to_string(), link.to_string()));
+            }
+        }
+        let Some((replies, post_of)) = d.inline_replies() else {
+            return Ok(RecordBatch::new_empty(Arc::clone(&scan.plan.schema)));
         };
-        if !wanted_parent(scan, &id) {
-            continue;
-        }
-        if let Some(link) = str_field(&message, "replies@odata.nextLink") {
-            more.push((id.clone(), link.to_string()));
-        }
-        if let Some(Value::Array(replies)) = message.get_mut("replies").map(Value::take) {
-            scan.seen.replies(replies.len());
-            inline.extend(
-                replies
-                    .into_iter()
-                    .filter_map(|r| reply_row(scan, r, &team, &channel, &id)),
-            );
-        }
-    }
+        scan.seen
+            .replies(post_of.iter().filter(|p| wanted[**p].is_some()).count());
+        let keep: Vec<bool> = (0..replies.len())
+            .map(|j| {
+                wanted[post_of[j]].is_some()
+                    && reply_wanted(scan, replies, j, EndpointClass::RepliesList)
+            })
+            .collect();
+        let parents = Parents {
+            team: Parent::Same(&team),
+            channel: Parent::Same(&channel),
+            parent: Parent::PerRow(post_of.iter().map(|p| wanted[*p]).collect()),
+        };
+        replies.rows(table, &scan.plan.schema, &parents, &keep)
+    });
+    drop(timer);
+    let first = batch(inline);
     let s = Arc::clone(scan);
-    let first = stream::once(futures::future::ready(Ok(inline)));
     let rest = stream::iter(more).flat_map(move |(parent, link)| {
         let s2 = Arc::clone(&s);
         let (team, channel) = (team.clone(), channel.clone());
@@ -195,13 +262,8 @@ fn expanded_page_rows(scan: &Arc<Scan>, page: Page, team: Named, channel: Named)
             format!("message {parent} in {child}"),
         )
         .map(move |page| {
-            page.map(|p| {
-                s2.seen.replies(p.items.len());
-                p.items
-                    .into_iter()
-                    .filter_map(|r| reply_row(&s2, r, &team, &channel, &parent))
-                    .collect()
-            })
+            page.and_then(|p| reply_page_rows(&s2, &p, &team, &channel, &parent))
+                .map(Chunk::Batch)
         })
     });
     first.chain(rest).boxed()
@@ -260,12 +322,8 @@ fn replies_by_parent(scan: &Arc<Scan>, team: Named, channel: Named) -> RowStream
             let (t, c) = (t.clone(), c.clone());
             s.child_pages(req, format!("message {m} in {child}"), true)
                 .map(move |page| {
-                    page.map(|p| {
-                        p.items
-                            .into_iter()
-                            .filter_map(|r| reply_row(&s2, r, &t, &c, &m))
-                            .collect::<Rows>()
-                    })
+                    page.and_then(|p| reply_page_rows(&s2, &p, &t, &c, &m))
+                        .map(Chunk::Batch)
                 })
                 .boxed()
         })
@@ -479,41 +537,51 @@ fn export_team(scan: &Arc<Scan>, team: Named) -> RowStream {
         move || export_fallback(&s, team),
         move |pages| {
             pages
-                .map(move |page| page.map(|p| export_rows(&s2, p, &team_id)))
+                .map(move |page| {
+                    page.and_then(|p| export_rows(&s2, p, &team_id))
+                        .map(Chunk::Batch)
+                })
                 .boxed()
         },
     )
 }
 
-fn export_rows(scan: &Scan, page: Page, team: &str) -> Rows {
+fn export_rows(scan: &Scan, page: Page, team: &str) -> Result<RecordBatch, TeamsError> {
     let p = &scan.plan.pushdown;
-    let mut rows = Vec::new();
-    for item in page.items {
-        let Some(channel) = item
-            .get("channelIdentity")
-            .and_then(|c| str_field(c, "channelId"))
-            .map(str::to_string)
-        else {
-            continue;
-        };
-        if p.channel_ids
-            .as_ref()
-            .is_some_and(|w| !w.contains(&channel))
-        {
-            continue;
-        }
-        let parent = str_field(&item, "replyToId").map(str::to_string);
-        scan.seen.export_item(&channel, parent.is_some());
-        let row = match (&parent, replies_table(scan)) {
-            (None, false) => message_row(scan, item, team, &channel),
-            (Some(parent), true) if wanted_parent(scan, parent) => {
-                reply_row(scan, item, team, &channel, parent)
+    let table = scan.plan.table;
+    let _timer = scan.metrics.baseline.elapsed_compute().timer();
+    let decoded = scan.decoders.items.decode(table, &page)?;
+    let rows = &decoded.items;
+    let class = EndpointClass::GetAllMessages;
+    let replies = replies_table(scan);
+    let mut keep = Vec::with_capacity(rows.len());
+    for i in 0..rows.len() {
+        let wanted = match rows.channel(i) {
+            Some(channel) if p.channel_ids.as_ref().is_none_or(|w| w.contains(channel)) => {
+                let parent = rows.reply_to(i);
+                scan.seen.export_item(channel, parent.is_some());
+                match (parent, replies) {
+                    (None, false) => post_wanted(scan, rows, i, class),
+                    (Some(parent), true) if wanted_parent(scan, parent) => {
+                        reply_wanted(scan, rows, i, class)
+                    }
+                    _ => false,
+                }
             }
-            _ => None,
+            _ => false,
         };
-        rows.extend(row);
+        keep.push(wanted);
     }
-    rows
+    let parents = Parents {
+        team: Parent::Same(team),
+        channel: Parent::PerRow((0..rows.len()).map(|i| rows.channel(i)).collect()),
+        parent: if replies {
+            Parent::PerRow((0..rows.len()).map(|i| rows.reply_to(i)).collect())
+        } else {
+            Parent::Null
+        },
+    };
+    rows.rows(table, &scan.plan.schema, &parents, &keep)
 }
 
 /// Channel delta with `lastModifiedDateTime gt` (and `$expand=replies` for replies).
@@ -556,7 +624,7 @@ fn delta_channel(scan: &Arc<Scan>, team: Named, channel: Named) -> RowStream {
             let pages = pages
                 .map(move |page| {
                     page.map(|mut p| {
-                        p.items.retain(|i| {
+                        p.retain(|i| {
                             str_field(i, "id").is_none_or(|id| seen.insert(id.to_string()))
                         });
                         p

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use futures::stream::{self, StreamExt};
 
 use crate::access::Read;
-use crate::scan::{RowStream, Scan};
+use crate::scan::{Chunk, RowStream, Scan, ValueStream};
 use crate::schema::Table;
 
 /// The rows of the scanned table.
@@ -19,9 +19,14 @@ pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
         return stream::empty().boxed();
     }
     match scan.plan.table {
-        Table::Teams => teams::rows(scan),
-        Table::Channels => channels::rows(scan),
-        Table::Members => members::rows(scan),
+        Table::Teams => values(teams::rows(scan)),
+        Table::Channels => values(channels::rows(scan)),
+        Table::Members => values(members::rows(scan)),
         Table::Messages | Table::MessageReplies => messages::rows(scan),
     }
+}
+
+/// A stream of JSON rows (the tables other than messages) as chunks.
+fn values(rows: ValueStream) -> RowStream {
+    rows.map(|r| r.map(Chunk::Values)).boxed()
 }

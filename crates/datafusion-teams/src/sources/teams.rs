@@ -11,7 +11,7 @@ use crate::access::Read;
 use crate::decode::{ParentIds, normalise};
 use crate::error::TeamsError;
 use crate::refusal::{self, Named};
-use crate::scan::{Failure, RowStream, Rows, Scan};
+use crate::scan::{Failure, Rows, Scan, ValueStream};
 use crate::schema::Table;
 
 fn select(scan: &Scan) -> Vec<String> {
@@ -31,7 +31,7 @@ async fn get_team(
     let req = GraphRequest::get_team(&team.id).select(&cols);
     let class = req.class();
     match scan.client.get_page(&req).await {
-        Ok(page) => Ok(scan.counted(page, class).items.into_iter().next()),
+        Ok(page) => Ok(scan.counted(page, class).into_items().into_iter().next()),
         Err(e) => {
             let refused = e.is_forbidden();
             match scan.classify(&refusal::team(&team), e) {
@@ -63,7 +63,7 @@ async fn get_teams(
     Ok(rows)
 }
 
-pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
+pub(crate) fn rows(scan: &Arc<Scan>) -> ValueStream {
     let p = &scan.plan.pushdown;
     let detail = scan.plan.access.read == Read::TeamListThenGet;
     if scan.plan.access.read == Read::TeamGet {
@@ -108,7 +108,7 @@ pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
                 async move {
                     let page = page?;
                     let teams = page
-                        .items
+                        .into_items()
                         .into_iter()
                         .filter_map(|i| {
                             let team = Named {
@@ -129,7 +129,7 @@ pub(crate) fn rows(scan: &Arc<Scan>) -> RowStream {
         pages
             .map(|page| {
                 page.map(|p| {
-                    p.items
+                    p.into_items()
                         .into_iter()
                         .map(|i| normalise(Table::Teams, i, &ParentIds::default()))
                         .collect()
