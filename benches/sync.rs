@@ -7,7 +7,7 @@
 //! from the channel listing, incremental runs through channel delta). It prints figures; it
 //! asserts nothing.
 //!
-//! `CARGO_TARGET_DIR=/work/target-release cargo bench --workspace --bench sync`
+//! `cargo bench --workspace --bench sync`
 //! (`SYNC_BENCH_TEAMS`, default 20; `SYNC_BENCH_MESSAGES`, root posts per channel, default 60).
 
 use std::collections::BTreeMap;
