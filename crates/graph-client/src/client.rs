@@ -143,7 +143,7 @@ impl GraphClient {
                     describe_reqwest(&e)
                 ))
             })?;
-        let credential = crate::credential::build(&cfg, &authority)?;
+        let credential = crate::credential::build(&cfg.auth, cfg.app(), &authority)?;
         let token = TokenCache::new(
             credential,
             &scope,

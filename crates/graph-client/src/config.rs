@@ -8,7 +8,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use crate::cloud::Cloud;
-use crate::credential::{AuthMethod, AuthSettings, TokenCredential};
+use crate::credential::{AppRegistration, AuthMethod, AuthSettings, TokenCredential};
 use crate::error::GraphError;
 use crate::pacing::ThrottleLimits;
 use crate::retry::RetryPolicy;
@@ -164,7 +164,7 @@ impl GraphConfig {
             }
             cfg.authority_host = Some(host);
         }
-        cfg.auth.validate(&cfg)?;
+        cfg.auth.validate(cfg.app())?;
         Ok(cfg)
     }
 
@@ -282,6 +282,15 @@ impl GraphConfig {
         Ok(base.strip_suffix("/v1.0").unwrap_or(&base).to_string())
     }
 
+    /// The app registration part, as the sign-in methods see it.
+    pub(crate) fn app(&self) -> AppRegistration<'_> {
+        AppRegistration {
+            tenant_id: &self.tenant_id,
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+        }
+    }
+
     pub fn effective_scope(&self) -> String {
         self.scope.clone().unwrap_or_else(|| self.cloud.scope())
     }
@@ -289,7 +298,7 @@ impl GraphConfig {
     /// Checks the whole configuration without building a client, so that
     /// a caller can tell bad settings (usage errors) from failures later.
     pub fn validate(&self) -> Result<(), GraphError> {
-        self.auth.validate(self)?;
+        self.auth.validate(self.app())?;
         if self.request_timeout.is_zero() {
             return Err(GraphError::config("request_timeout must be more than zero"));
         }

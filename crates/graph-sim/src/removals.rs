@@ -7,7 +7,7 @@
 //! reports as `@removed` (docs/graph.md §9.21).
 
 use crate::error::SimError;
-use crate::sim::Sim;
+use crate::sim::{Sim, root_pos};
 use crate::tenant::HardDeleted;
 
 impl Sim {
@@ -75,59 +75,44 @@ impl Sim {
         reply_id: Option<&str>,
     ) -> Result<(), SimError> {
         let now = self.inner.clock.tick();
-        let mut t = self.tenant();
-        let ti = t
-            .team_pos(team_id)
-            .ok_or_else(|| SimError::TeamNotFound(team_id.into()))?;
-        let ci = t
-            .channel_pos(ti, channel_id)
-            .ok_or_else(|| SimError::ChannelNotFound {
-                team: team_id.into(),
-                channel: channel_id.into(),
-            })?;
-        let seq = t.change_seq + 1;
-        let ch = &mut t.teams[ti].channels[ci];
-        let pos = message_id
-            .parse::<u64>()
-            .ok()
-            .and_then(|id| ch.root_pos(id))
-            .ok_or_else(|| SimError::MessageNotFound {
-                channel: channel_id.into(),
-                message: message_id.into(),
-            })?;
-        let gone = match reply_id {
-            None => {
-                let root = ch.messages.remove(pos);
-                HardDeleted {
-                    id: root.id,
-                    reply_to: None,
-                    at: now,
-                    seq,
+        self.with_channel(team_id, channel_id, |t, ti, ci| {
+            let seq = t.change_seq + 1;
+            let ch = &mut t.teams[ti].channels[ci];
+            let pos = root_pos(ch, channel_id, message_id)?;
+            let gone = match reply_id {
+                None => {
+                    let root = ch.messages.remove(pos);
+                    HardDeleted {
+                        id: root.id,
+                        reply_to: None,
+                        at: now,
+                        seq,
+                    }
                 }
-            }
-            Some(r) => {
-                let root = &mut ch.messages[pos];
-                let rp = r
-                    .parse::<u64>()
-                    .ok()
-                    .and_then(|id| root.reply_pos(id))
-                    .ok_or_else(|| SimError::ReplyNotFound {
-                        message: message_id.into(),
-                        reply: r.into(),
-                    })?;
-                let reply = root.replies.remove(rp);
-                // The chain's latest change may have been this reply; what remains decides.
-                root.recompute_chain();
-                HardDeleted {
-                    id: reply.id,
-                    reply_to: Some(root.id),
-                    at: now,
-                    seq,
+                Some(r) => {
+                    let root = &mut ch.messages[pos];
+                    let rp = r
+                        .parse::<u64>()
+                        .ok()
+                        .and_then(|id| root.reply_pos(id))
+                        .ok_or_else(|| SimError::ReplyNotFound {
+                            message: message_id.into(),
+                            reply: r.into(),
+                        })?;
+                    let reply = root.replies.remove(rp);
+                    // The chain's latest change may have been this reply; what remains decides.
+                    root.recompute_chain();
+                    HardDeleted {
+                        id: reply.id,
+                        reply_to: Some(root.id),
+                        at: now,
+                        seq,
+                    }
                 }
-            }
-        };
-        ch.hard_deleted.push(gone);
-        t.change_seq = seq;
-        Ok(())
+            };
+            ch.hard_deleted.push(gone);
+            t.change_seq = seq;
+            Ok(())
+        })
     }
 }

@@ -286,6 +286,15 @@ impl Sim {
         f(&mut t, ti, ci)
     }
 
+    /// A new message by the team's first member at `now` (or just after the channel's newest id,
+    /// so ids stay unique and ordered), counted as the tenant's next change.
+    fn compose(t: &mut Tenant, ti: usize, ci: usize, now: Millis, html: &str) -> (u64, Message) {
+        t.change_seq += 1;
+        let author = Self::poster(&t.teams[ti]);
+        let id = (now.max(0) as u64).max(t.teams[ti].channels[ci].max_id() + 1);
+        (id, new_message(id, t.change_seq, author, html))
+    }
+
     fn poster(team: &Team) -> Author {
         team.live_members()
             .next()
@@ -302,14 +311,9 @@ impl Sim {
     ) -> Result<String, SimError> {
         let now = self.inner.clock.tick();
         self.with_channel(team_id, channel_id, |t, ti, ci| {
-            t.change_seq += 1;
-            let seq = t.change_seq;
-            let author = Self::poster(&t.teams[ti]);
-            let ch = &mut t.teams[ti].channels[ci];
-            let id = (now.max(0) as u64).max(ch.max_id() + 1);
-            let mut m = new_message(id, seq, author, html);
+            let (id, mut m) = Self::compose(t, ti, ci, now, html);
             m.recompute_chain();
-            ch.messages.push(m);
+            t.teams[ti].channels[ci].messages.push(m);
             Ok(id.to_string())
         })
     }
@@ -324,14 +328,10 @@ impl Sim {
     ) -> Result<String, SimError> {
         let now = self.inner.clock.tick();
         self.with_channel(team_id, channel_id, |t, ti, ci| {
-            t.change_seq += 1;
-            let seq = t.change_seq;
-            let author = Self::poster(&t.teams[ti]);
-            let ch = &mut t.teams[ti].channels[ci];
-            let id = (now.max(0) as u64).max(ch.max_id() + 1);
-            let pos = root_pos(ch, channel_id, message_id)?;
-            let root = &mut ch.messages[pos];
-            root.replies.push(new_message(id, seq, author, html));
+            let pos = root_pos(&t.teams[ti].channels[ci], channel_id, message_id)?;
+            let (id, reply) = Self::compose(t, ti, ci, now, html);
+            let root = &mut t.teams[ti].channels[ci].messages[pos];
+            root.replies.push(reply);
             root.recompute_chain();
             Ok(id.to_string())
         })
@@ -638,7 +638,11 @@ impl Sim {
     }
 }
 
-fn root_pos(ch: &Channel, channel_id: &str, message_id: &str) -> Result<usize, SimError> {
+pub(crate) fn root_pos(
+    ch: &Channel,
+    channel_id: &str,
+    message_id: &str,
+) -> Result<usize, SimError> {
     message_id
         .parse::<u64>()
         .ok()

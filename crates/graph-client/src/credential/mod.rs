@@ -31,6 +31,7 @@ mod workload;
 
 #[cfg(test)]
 pub(crate) use client_secret::ClientSecretCredential;
+pub(crate) use settings::AppRegistration;
 pub use settings::{AuthMethod, AuthSettings};
 #[cfg(test)]
 pub(crate) use token_endpoint::TokenEndpoint;
@@ -138,10 +139,11 @@ pub(crate) fn resource_of(scope: &str) -> &str {
 
 /// Builds the credential a configuration asks for.
 pub(crate) fn build(
-    cfg: &crate::config::GraphConfig,
+    settings: &AuthSettings,
+    app: AppRegistration<'_>,
     authority: &str,
 ) -> Result<Arc<dyn TokenCredential>, GraphError> {
-    settings::build(cfg, authority)
+    settings::build(settings, app, authority)
 }
 
 #[cfg(test)]

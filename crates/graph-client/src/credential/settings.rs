@@ -17,9 +17,18 @@ use super::managed::{IMDS_DEFAULT, ManagedIdentityCredential, Source};
 use super::token_endpoint::TokenEndpoint;
 use super::workload::WorkloadIdentityCredential;
 use super::{AccessToken, CredentialError, CredentialInfo, TokenContext, TokenCredential};
-use crate::config::GraphConfig;
 use crate::error::GraphError;
 use crate::secret::Secret;
+
+/// The app registration a configuration names: what the sign-in methods need from it. A view
+/// rather than the whole `GraphConfig`, so that this module does not depend on the one that
+/// holds it.
+#[derive(Clone, Copy)]
+pub(crate) struct AppRegistration<'a> {
+    pub tenant_id: &'a str,
+    pub client_id: &'a str,
+    pub client_secret: &'a Secret,
+}
 
 /// A sign-in method, by the name `--auth` and the profile key `auth` use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -179,7 +188,7 @@ impl AuthSettings {
     }
 
     /// Settings the method needs, checked before any request.
-    pub(crate) fn validate(&self, cfg: &GraphConfig) -> Result<(), GraphError> {
+    pub(crate) fn validate(&self, cfg: AppRegistration<'_>) -> Result<(), GraphError> {
         if self.custom.is_some() {
             return Ok(());
         }
@@ -249,8 +258,11 @@ impl TokenCredential for Broken {
     }
 }
 
-fn managed(cfg: &GraphConfig, in_chain: bool) -> ManagedIdentityCredential {
-    let a = &cfg.auth;
+fn managed(
+    a: &AuthSettings,
+    cfg: AppRegistration<'_>,
+    in_chain: bool,
+) -> ManagedIdentityCredential {
     let source = match (&a.identity_endpoint, &a.identity_header) {
         (Some(endpoint), Some(header)) => Source::AppService {
             endpoint: endpoint.clone(),
@@ -271,7 +283,7 @@ fn managed(cfg: &GraphConfig, in_chain: bool) -> ManagedIdentityCredential {
     }
 }
 
-fn cli(cfg: &GraphConfig, in_chain: bool) -> AzureCliCredential {
+fn cli(cfg: AppRegistration<'_>, in_chain: bool) -> AzureCliCredential {
     AzureCliCredential {
         tenant: Some(cfg.tenant_id.trim().to_string()).filter(|t| !t.is_empty()),
         in_chain,
@@ -279,14 +291,14 @@ fn cli(cfg: &GraphConfig, in_chain: bool) -> AzureCliCredential {
 }
 
 pub(crate) fn build(
-    cfg: &GraphConfig,
+    a: &AuthSettings,
+    cfg: AppRegistration<'_>,
     authority: &str,
 ) -> Result<Arc<dyn TokenCredential>, GraphError> {
-    let a = &cfg.auth;
     if let Some(c) = &a.custom {
         return Ok(c.clone());
     }
-    let endpoint = || TokenEndpoint::new(authority, &cfg.tenant_id, &cfg.client_id);
+    let endpoint = || TokenEndpoint::new(authority, cfg.tenant_id, cfg.client_id);
     let certificate = |path: &PathBuf| {
         ClientCertificateCredential::new(
             endpoint(),
@@ -315,7 +327,7 @@ pub(crate) fn build(
                 .clone()
                 .ok_or_else(|| GraphError::config(format!("{ENV_FEDERATED_TOKEN_FILE} not set")))?,
         }),
-        AuthMethod::ManagedIdentity => Arc::new(managed(cfg, false)),
+        AuthMethod::ManagedIdentity => Arc::new(managed(a, cfg, false)),
         AuthMethod::AzureCli => Arc::new(cli(cfg, false)),
         AuthMethod::Default => {
             let needs_ids = || {
@@ -360,7 +372,7 @@ pub(crate) fn build(
                 ("workload identity", workload),
                 (
                     "managed identity",
-                    Member::Ready(Arc::new(managed(cfg, true))),
+                    Member::Ready(Arc::new(managed(a, cfg, true))),
                 ),
                 ("Azure CLI", Member::Ready(Arc::new(cli(cfg, true)))),
             ]))
