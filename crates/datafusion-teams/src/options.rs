@@ -268,7 +268,7 @@ impl TeamsOptions {
             (
                 "concurrency",
                 Some(self.concurrency.to_string()),
-                "Most team or channel page chains read at once (1-64); the scan opens as many as fill the throttle budget, up to this",
+                "Most team or channel page chains read at once (1-128); the scan opens as many as fill the throttle budget, up to this",
             ),
             (
                 "page_size",
@@ -392,7 +392,7 @@ mod tests {
             o.set("concurrency", "0")
                 .unwrap_err()
                 .to_string()
-                .contains("1-64")
+                .contains("1-128")
         );
         assert!(o.set("page_size", "1000").is_err());
         o.set("page_size", "51").unwrap();
