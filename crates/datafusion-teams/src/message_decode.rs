@@ -219,7 +219,6 @@ impl MessageDecoder {
             (
                 Rows::new(list.values().as_struct().clone(), replies_poly),
                 list.offsets().clone(),
-                list.nulls().cloned(),
             )
         });
         Ok(Decoded { items, inline })
@@ -374,17 +373,13 @@ fn repair(item: &mut Value) {
 #[derive(Debug)]
 pub struct Decoded {
     pub items: Rows,
-    inline: Option<(
-        Rows,
-        OffsetBuffer<i32>,
-        Option<datafusion::arrow::buffer::NullBuffer>,
-    )>,
+    inline: Option<(Rows, OffsetBuffer<i32>)>,
 }
 
 impl Decoded {
     /// The inline replies and, for each, the index of its item.
     pub fn inline_replies(&self) -> Option<(&Rows, Vec<usize>)> {
-        let (rows, offsets, _) = self.inline.as_ref()?;
+        let (rows, offsets) = self.inline.as_ref()?;
         let mut parent = Vec::with_capacity(rows.len());
         for (i, w) in offsets.windows(2).enumerate() {
             let n = usize::try_from(w[1] - w[0]).unwrap_or(0);
