@@ -1,19 +1,21 @@
 //! What `teams-sql sync` costs against a simulated tenant with Microsoft's throttling limits and
 //! 60-250 ms of latency per request, through the built binary: the first sync's wall time next to
-//! the throttle lower bound of the requests it made, its requests next to the fewest the source it
-//! used needs, and the cost of an incremental run after a seeded batch of changes and of a run
-//! with nothing to do, per team. Once with the export API granted, once refused (first load from
-//! the channel listing, incremental runs through channel delta). It prints figures; it asserts
-//! nothing.
+//! the throttle lower bound of every request it made (`ThrottleLimits::lower_bound` over the
+//! simulator's journal), its requests next to the fewest the source it used needs, and the cost
+//! of an incremental run after a seeded batch of changes and of a run with nothing to do, per
+//! team. Three tenants: export API granted; granted without channel delta; refused (first load
+//! from the channel listing, incremental runs through channel delta). It prints figures; it
+//! asserts nothing.
 //!
-//! `cargo bench -p teams-sql --bench sync` (`SYNC_BENCH_TEAMS`, default 6;
-//! `SYNC_BENCH_MESSAGES`, root posts per channel, default 60).
+//! `cargo bench --workspace --bench sync`
+//! (`SYNC_BENCH_TEAMS`, default 20; `SYNC_BENCH_MESSAGES`, root posts per channel, default 60).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use graph_client::{EndpointClass, Scope, ThrottleLimits};
 use graph_sim::{Counters, ExportApi, Sim, SimConfig, Switches};
 
 const BIN: &str = env!("CARGO_BIN_EXE_teams-sql");
@@ -50,47 +52,27 @@ fn sync(server: &graph_sim::SimServer, dir: &Path) -> f64 {
     seconds
 }
 
-/// The least time Microsoft's limits allow for these requests (docs/graph.md §4): every
-/// per-tenant class bucket, each team's 4 requests per second and each channel's one, the
-/// requests spread evenly over teams and channels.
-fn throttle_lower_bound(c: &Counters, teams: usize, channels: usize) -> f64 {
-    let tenant: [(&[&str], f64); 4] = [
-        (
-            &[
-                "messages_list",
-                "message_get",
-                "replies_list",
-                "messages_delta",
-            ],
-            20.0,
-        ),
-        (
-            &["members_list", "channels_list", "all_channels_list"],
-            60.0,
-        ),
-        (&["get_all_messages"], 200.0),
-        (
-            &["teams_list", "team_get", "groups_list", "channel_get"],
-            30.0,
-        ),
-    ];
-    let mut bound: f64 = 0.0;
-    for (classes, rps) in tenant {
-        let n: u64 = classes.iter().map(|k| c.get(k)).sum();
-        bound = bound.max(n as f64 / rps);
-    }
-    let in_teams: u64 = c.total() - c.get("teams_list");
-    bound = bound.max(in_teams as f64 / teams.max(1) as f64 / 4.0);
-    let in_channels: u64 = [
-        "messages_list",
-        "replies_list",
-        "messages_delta",
-        "message_get",
-    ]
-    .iter()
-    .map(|k| c.get(k))
-    .sum();
-    bound.max(in_channels as f64 / channels.max(1) as f64)
+/// The throttle lower bound of the requests the run made (the simulator's journal: each
+/// request's class, team and channel), with graph-client's arithmetic
+/// (`ThrottleLimits::lower_bound`): the busiest limit's requests over its rate.
+fn lower_bound(journal: &[graph_sim::Arrival]) -> f64 {
+    let scopes: Vec<(EndpointClass, Scope)> = journal
+        .iter()
+        .filter_map(|a| {
+            let class = EndpointClass::ALL
+                .into_iter()
+                .find(|c| c.as_str() == a.class.as_str())?;
+            let scope = match (&a.team, &a.channel) {
+                (Some(t), Some(c)) => Scope::channel(t.clone(), c.clone()),
+                (Some(t), None) => Scope::team(t.clone()),
+                _ => Scope::tenant(),
+            };
+            Some((class, scope))
+        })
+        .collect();
+    ThrottleLimits::microsoft()
+        .lower_bound(scopes.iter().map(|(c, s)| (*c, s)))
+        .as_secs_f64()
 }
 
 /// The fewest requests a first sync can make with `source`: `GET /teams`, then per team its
@@ -148,22 +130,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let teams = env_usize("SYNC_BENCH_TEAMS", 6);
-    for (label, export_api) in [
-        ("export API granted", ExportApi::Granted),
-        ("export API refused", ExportApi::Forbidden),
+    let teams = env_usize("SYNC_BENCH_TEAMS", 20);
+    println!(
+        "simulator at Microsoft's limits, latency 60-250 ms; {teams} teams, 5 channels a team, {} posts a channel with replies",
+        env_usize("SYNC_BENCH_MESSAGES", 60)
+    );
+    for (label, export_api, delta_unsupported) in [
+        ("export API", ExportApi::Granted, false),
+        ("export API, no channel delta", ExportApi::Granted, true),
+        (
+            "channel listing (export API refused)",
+            ExportApi::Forbidden,
+            false,
+        ),
     ] {
         let cfg = SimConfig {
             teams,
-            channels_per_team: 4,
+            channels_per_team: 5,
             messages_per_channel: env_usize("SYNC_BENCH_MESSAGES", 60),
-            replies_per_message: 5,
-            members_per_team: 12,
+            replies_per_message: 6,
+            members_per_team: 4,
+            big_threads: false,
             throttle_scale: Some(1.0),
             latency_ms: (60, 250),
             epoch: None,
             switches: Switches {
                 export_api,
+                delta_unsupported,
                 ..Switches::default()
             },
             ..SimConfig::for_tests()
@@ -178,12 +171,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
 
         sim.reset_counters();
+        sim.start_journal();
         let wall = sync(&server, dir.path());
         let c = sim.counters();
-        let bound = throttle_lower_bound(&c, teams, channels);
+        let bound = lower_bound(&sim.journal());
         let least = fewest(&sim, export_api == ExportApi::Granted);
         println!(
-            "first sync: {wall:.1} s wall, throttle lower bound {bound:.1} s ({:.2}x); {} requests, fewest {least} ({:.2}x); 429s {}; {}",
+            "first sync: {wall:.2} s wall, throttle lower bound {bound:.2} s, ratio {:.2}; {} requests, fewest {least} ({:.2}x); 429s {}; {}",
             wall / bound.max(1e-9),
             c.total(),
             c.total() as f64 / least as f64,
@@ -194,12 +188,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sim.apply_change_batch(1);
         let teams_now = sim.team_ids().len().max(1);
         sim.reset_counters();
+        sim.start_journal();
         let wall = sync(&server, dir.path());
         let c = sim.counters();
+        let bound = lower_bound(&sim.journal());
         println!(
-            "incremental after a change batch: {wall:.1} s, {} requests, {:.2} message requests per team; {}",
+            "incremental after a change batch: {wall:.2} s (bound {bound:.2} s), {} requests, {:.2} message requests per team; 429s {}; {}",
             c.total(),
             message_requests(&c) as f64 / teams_now as f64,
+            c.throttled_total(),
             by_class(&c)
         );
 
@@ -207,7 +204,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let wall = sync(&server, dir.path());
         let c = sim.counters();
         println!(
-            "nothing changed: {wall:.1} s, {} requests, {:.2} message requests per team; {}",
+            "nothing changed: {wall:.2} s, {} requests, {:.2} message requests per team; {}",
             c.total(),
             message_requests(&c) as f64 / teams_now as f64,
             by_class(&c)

@@ -437,3 +437,25 @@ fn copy_into_a_non_delta_directory_is_refused() {
         format!("n\n{n}\n")
     );
 }
+
+#[test]
+fn a_copy_removes_the_staging_directories_a_killed_copy_left_beside_it() {
+    let t = Tenant::small();
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    // What a COPY killed with SIGKILL leaves beside its destination: our staging directory,
+    // named after a process that is gone, long ago. Names that are not ours stay.
+    let dead = out_dir.join(".teams-sql-4194303-1000-3.tmp");
+    std::fs::create_dir_all(&dead).unwrap();
+    std::fs::write(dead.join("teams.parquet"), b"half").unwrap();
+    let other = out_dir.join(".teams-sql-backup.tmp");
+    std::fs::create_dir_all(&other).unwrap();
+    let out = t.run(
+        dir.path(),
+        &["-c", "COPY teams TO 'out/teams.parquet' STORED AS PARQUET"],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(out_dir.join("teams.parquet").is_file());
+    assert!(!dead.exists(), "the killed COPY's staging directory stayed");
+    assert!(other.exists(), "a directory that is not ours was removed");
+}

@@ -298,7 +298,7 @@ fn scenario(switches: Switches, source: Source) {
     if source == Source::Export {
         // The export API does not report messages deleted for good (docs/graph.md §5.4, §9.21):
         // after an incremental run they are still in the lake, as they were; everything else
-        // is exact. A --full run reconciles them away.
+        // is exact (the first load was a full read, so no reconciliation is due for a week).
         let mut expected = after.clone();
         for c in &batch.changes {
             if let Change::HardDelete {
@@ -340,6 +340,14 @@ fn scenario(switches: Switches, source: Source) {
             &lake,
             &expected,
             "after the batch (export)",
+        ));
+        // A team whose last full read is older than --reconcile-every is read in full and
+        // reconciled, without the user scheduling a --full run.
+        sync(&t, dir.path(), &["--reconcile-every", "0s"]);
+        t.rt.block_on(assert_lake_equals(
+            &lake,
+            &after,
+            "after a run with --reconcile-every 0s",
         ));
         sync(&t, dir.path(), &["--full"]);
         t.rt.block_on(assert_lake_equals(&lake, &after, "after --full"));
@@ -685,4 +693,157 @@ fn start_tables_and_partition_by_bound_what_is_loaded() {
         // API, see sync_with_the_export_api).
         assert!(missing.is_empty(), "{table}: {missing:#?}");
     }
+}
+
+/// Each team's cursor of a message table, as stored in the lake (`None`: no cursor).
+async fn cursors(lake: &Path, table: &str, teams: &[String]) -> BTreeMap<String, Option<i64>> {
+    let url = deltalake::ensure_table_uri(lake.join(table).to_str().unwrap()).unwrap();
+    let delta = deltalake::open_table(url).await.unwrap();
+    let mut out = BTreeMap::new();
+    for team in teams {
+        let id = format!("teams-sql/{}/{table}/{team}", graph_sim::DEFAULT_TENANT_ID);
+        let v = delta
+            .snapshot()
+            .unwrap()
+            .transaction_version(delta.log_store().as_ref(), id)
+            .await
+            .unwrap();
+        out.insert(team.clone(), v);
+    }
+    out
+}
+
+#[test]
+fn team_reads_and_writes_only_the_named_teams() {
+    // Channel delta reports messages deleted for good, so the named team's rows converge
+    // exactly after the batch.
+    let t = tenant(Switches {
+        export_api: ExportApi::Forbidden,
+        ..Switches::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    sync(&t, dir.path(), &[]);
+    let before = truth(&t);
+    let sim = t.sim();
+    let teams_before = sim.team_ids();
+    let cursors_before: Vec<_> = ["messages", "message_replies"]
+        .iter()
+        .map(|table| t.rt.block_on(cursors(&lake, table, &teams_before)))
+        .collect();
+
+    sim.apply_change_batch(7);
+    let now = truth(&t);
+    let named = sim
+        .team_ids()
+        .into_iter()
+        .find(|id| teams_before.contains(id))
+        .unwrap();
+    let others: Vec<String> = teams_before
+        .iter()
+        .filter(|id| **id != named)
+        .cloned()
+        .collect();
+    // The batch changed other teams too, or the test would prove nothing.
+    assert!(
+        others.iter().any(|o| TABLES
+            .iter()
+            .any(|table| of_team(&before[table], o) != of_team(&now[table], o))),
+        "the change batch left every other team as it was"
+    );
+
+    sim.start_journal();
+    sync(&t, dir.path(), &["--team", &named]);
+    let strays: Vec<_> = sim
+        .journal()
+        .into_iter()
+        .filter(|a| a.team.as_ref().is_some_and(|t| *t != named))
+        .map(|a| format!("{} {:?}", a.class.as_str(), a.team))
+        .collect();
+    assert!(strays.is_empty(), "requests for other teams: {strays:?}");
+    for table in TABLES {
+        let got = t.rt.block_on(lake_rows(&lake, table));
+        assert_eq!(
+            of_team(&got, &named),
+            of_team(&now[table], &named),
+            "{table} of the named team equals the tenant"
+        );
+        for o in &others {
+            assert_eq!(
+                of_team(&got, o),
+                of_team(&before[table], o),
+                "{table} of team {o}, not named, was touched"
+            );
+        }
+    }
+    for (i, table) in ["messages", "message_replies"].iter().enumerate() {
+        let after = t.rt.block_on(cursors(&lake, table, &teams_before));
+        for o in &others {
+            assert_eq!(
+                after[o], cursors_before[i][o],
+                "{table}: the cursor of team {o}, not named, moved"
+            );
+        }
+        assert!(
+            after[&named] > cursors_before[i][&named],
+            "{table}: the named team's cursor moved on"
+        );
+    }
+}
+
+#[test]
+fn a_progress_line_on_a_terminal_and_none_otherwise() {
+    let t = tenant(Switches::default());
+    let dir = tempfile::tempdir().unwrap();
+    let out = sync(&t, dir.path(), &[]);
+    let err = stderr_of(&out);
+    assert!(
+        !err.contains('\r') && !err.contains("\x1b[") && !err.contains("sync messages: team"),
+        "progress on a pipe: {err:?}"
+    );
+
+    let tty_dir = tempfile::tempdir().unwrap();
+    let cmd = sync_command(&t, tty_dir.path(), &[]);
+    let mut pty = common::Pty::spawn(cmd);
+    let timeout = std::time::Duration::from_secs(120);
+    pty.expect("sync messages: team", timeout);
+    pty.expect("message_replies: ", timeout);
+    assert!(pty.wait(timeout).success(), "{}", pty.all_output());
+    let all = pty.all_output();
+    // The progress line is erased before the summary lines print.
+    assert!(all.contains("\r\x1b[2K"), "{all:?}");
+}
+
+#[test]
+fn staging_directories_a_killed_run_left_are_removed_by_the_next() {
+    let t = tenant(Switches::default());
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    std::fs::create_dir_all(&lake).unwrap();
+    // What a SIGKILL during a table's creation leaves: our staging directory, named after a
+    // process that is gone, long ago.
+    let dead = lake.join(".teams-sql-4194303-1000-0.tmp");
+    std::fs::create_dir_all(dead.join("messages/_delta_log")).unwrap();
+    std::fs::write(dead.join("messages/part-0.parquet"), b"half").unwrap();
+    // A staging directory of a process still running (this one) is not stale, and names that
+    // are not ours are never touched.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let live = lake.join(format!(".teams-sql-{}-{now}-0.tmp", std::process::id()));
+    let others = [lake.join(".teams-sql-notes.tmp"), lake.join("notes.tmp")];
+    for d in others.iter().chain([&live]) {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    sync(&t, dir.path(), &[]);
+    assert!(!dead.exists(), "the killed run's staging directory stayed");
+    assert!(
+        live.exists(),
+        "a running process's staging directory was removed"
+    );
+    for d in &others {
+        assert!(d.exists(), "{} is not ours but was removed", d.display());
+    }
+    t.rt.block_on(assert_lake_equals(&lake, &truth(&t), "after the run"));
 }

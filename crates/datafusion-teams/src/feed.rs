@@ -36,7 +36,7 @@ use crate::plan::{MESSAGES_MAX_TOP, ScanPlan};
 use crate::refusal::{self, Named};
 use crate::scan::{PageStream, Scan, Tally, fail};
 use crate::schema::Table;
-use crate::sources::messages::{Probe, delta_refused, export_refused, probe};
+use crate::sources::messages::{Probed, delta_refused, export_refused};
 
 /// What to read of one team.
 #[derive(Clone, Debug)]
@@ -48,6 +48,10 @@ pub struct FeedRequest {
     pub since: Option<DateTime<Utc>>,
     /// Never anything last modified at or before this (`--start`), incremental or not.
     pub floor: Option<DateTime<Utc>>,
+    /// Read the whole team (above the floor) if the export API serves it, whatever `since`:
+    /// the export API does not report messages deleted for good (docs/graph.md §5.4), so only
+    /// a complete read finds them gone. Channel delta reports them and ignores this.
+    pub reconcile: bool,
 }
 
 /// The source that served (part of) a team.
@@ -266,7 +270,7 @@ fn one(item: FeedItem) -> FeedStream {
 
 /// The export API for the whole team, falling back channel by channel once it is refused.
 fn export_team(feed: &Arc<Feed>) -> FeedStream {
-    let incremental = feed.req.since.is_some();
+    let incremental = feed.req.since.is_some() && !feed.req.reconcile;
     let mut req = GraphRequest::get_all_messages(&feed.req.team_id)
         .top(
             feed.scan
@@ -283,62 +287,52 @@ fn export_team(feed: &Arc<Feed>) -> FeedStream {
             Err(e) => return fail(e),
         }
     }
-    let f = Arc::clone(feed);
-    stream::once(async move {
-        let s = Arc::clone(&f.scan);
-        let what = refusal::team(&f.team());
-        match probe(&s, &s.state.export, &req, export_refused, &what).await {
-            Err(e) => fail(e),
-            Ok(Probe::Skipped) => stream::empty().boxed(),
-            Ok(Probe::Refused(first)) => {
-                if let Some(e) = first {
-                    s.state.notice(format!(
-                        "{e}; sync reads messages through channel delta or the channel listing for the rest of this run"
-                    ));
-                }
-                per_channel(&f)
-            }
-            Ok(Probe::First(page)) => {
-                let rest = s.follow_pages(
-                    EndpointClass::GetAllMessages,
-                    Scope::team(f.req.team_id.clone()),
-                    page.next_link.clone(),
-                    what,
-                );
-                // A refusal or 404 part-way leaves the stream short; only a chain read to its
-                // end is complete, which the flag below records.
-                let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-                let d2 = Arc::clone(&done);
-                let f2 = Arc::clone(&f);
-                let pages = stream::once(futures::future::ready(Ok(page)))
-                    .chain(rest)
-                    .map(move |page| match page {
-                        Ok(p) => {
-                            if p.next_link.is_none() {
-                                d2.store(true, std::sync::atomic::Ordering::Release);
-                            }
-                            items(export_rows(&f2, p))
+    let probed = Probed {
+        req,
+        availability: |state| &state.export,
+        refused: export_refused,
+        notice: |e, _| {
+            format!(
+                "{e}; sync reads messages through channel delta or the channel listing for the rest of this run"
+            )
+        },
+        scope: Scope::team(feed.req.team_id.clone()),
+        child: refusal::team(&feed.team()),
+    };
+    let (f1, f2) = (Arc::clone(feed), Arc::clone(feed));
+    probed.rows(
+        &feed.scan,
+        move || per_channel(&f1),
+        move |pages| {
+            // A refusal or 404 part-way leaves the stream short; only a chain read to its end
+            // is complete, which the flag below records.
+            let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let d2 = Arc::clone(&done);
+            let pages = pages
+                .map(move |page| match page {
+                    Ok(p) => {
+                        if p.next_link.is_none() {
+                            d2.store(true, std::sync::atomic::Ordering::Release);
                         }
-                        Err(e) => fail(e),
+                        items(export_rows(&f2, p))
+                    }
+                    Err(e) => fail(e),
+                })
+                .flatten();
+            one(FeedItem::Source(FeedSource::Export, None))
+                .chain(pages)
+                .chain(
+                    // An incremental chain holds only what changed: complete as a change set,
+                    // never as the team's whole content.
+                    stream::once(async move {
+                        (!incremental && done.load(std::sync::atomic::Ordering::Acquire))
+                            .then_some(Ok(FeedItem::TeamComplete))
                     })
-                    .flatten();
-                one(FeedItem::Source(FeedSource::Export, None))
-                    .chain(pages)
-                    .chain(
-                        // An incremental chain holds only what changed: complete as a
-                        // change set, never as the team's whole content.
-                        stream::once(async move {
-                            (!incremental && done.load(std::sync::atomic::Ordering::Acquire))
-                                .then_some(Ok(FeedItem::TeamComplete))
-                        })
-                        .filter_map(futures::future::ready),
-                    )
-                    .boxed()
-            }
-        }
-    })
-    .flatten()
-    .boxed()
+                    .filter_map(futures::future::ready),
+                )
+                .boxed()
+        },
+    )
 }
 
 fn export_rows(feed: &Feed, page: Page) -> Result<Vec<FeedItem>, TeamsError> {
@@ -603,52 +597,44 @@ fn delta_channel(feed: &Arc<Feed>, channel: String) -> FeedStream {
             Err(e) => return fail(e),
         }
     }
-    let f = Arc::clone(feed);
-    stream::once(async move {
-        let s = Arc::clone(&f.scan);
-        let what = refusal::channel(&f.team(), &Named::id(channel.clone()));
-        match probe(&s, &s.state.delta, &req, delta_refused, &what).await {
-            Err(e) => fail(e),
-            Ok(Probe::Skipped) => stream::empty().boxed(),
-            Ok(Probe::Refused(first)) => {
-                if let Some(e) = first {
-                    s.state.notice(format!(
-                        "channel delta was refused ({e}); sync reads messages from the channel listing for the rest of this run"
-                    ));
-                }
-                listing_channel(&f, channel)
-            }
-            Ok(Probe::First(page)) => {
-                let rest = s.follow_pages(
-                    EndpointClass::MessagesDelta,
-                    Scope::channel(f.req.team_id.clone(), channel.clone()),
-                    page.next_link.clone(),
-                    what,
-                );
-                // Delta may replay an entity (docs/graph.md §5.2): keep the first copy.
-                let mut seen: HashSet<String> = HashSet::new();
-                let pages = stream::once(futures::future::ready(Ok(page)))
-                    .chain(rest)
-                    .map(move |page| {
-                        page.map(|mut p| {
-                            p.retain(|i| {
-                                let key = format!(
-                                    "{}/{}",
-                                    str_field(i, "replyToId").unwrap_or(""),
-                                    str_field(i, "id").unwrap_or("")
-                                );
-                                seen.insert(key)
-                            });
-                            p
-                        })
+    let probed = Probed {
+        req,
+        availability: |state| &state.delta,
+        refused: delta_refused,
+        notice: |e, _| {
+            format!(
+                "channel delta was refused ({e}); sync reads messages from the channel listing for the rest of this run"
+            )
+        },
+        scope: Scope::channel(feed.req.team_id.clone(), channel.clone()),
+        child: refusal::channel(&feed.team(), &Named::id(channel.clone())),
+    };
+    let (f1, f2) = (Arc::clone(feed), Arc::clone(feed));
+    let c1 = channel.clone();
+    probed.rows(
+        &feed.scan,
+        move || listing_channel(&f1, c1),
+        move |pages| {
+            // Delta may replay an entity (docs/graph.md §5.2): keep the first copy.
+            let mut seen: HashSet<String> = HashSet::new();
+            let pages = pages
+                .map(move |page| {
+                    page.map(|mut p| {
+                        p.retain(|i| {
+                            let key = format!(
+                                "{}/{}",
+                                str_field(i, "replyToId").unwrap_or(""),
+                                str_field(i, "id").unwrap_or("")
+                            );
+                            seen.insert(key)
+                        });
+                        p
                     })
-                    .boxed();
-                one(FeedItem::Source(FeedSource::Delta, Some(channel.clone())))
-                    .chain(channel_pages(&f, pages, channel, false))
-                    .boxed()
-            }
-        }
-    })
-    .flatten()
-    .boxed()
+                })
+                .boxed();
+            one(FeedItem::Source(FeedSource::Delta, Some(channel.clone())))
+                .chain(channel_pages(&f2, pages, channel, false))
+                .boxed()
+        },
+    )
 }

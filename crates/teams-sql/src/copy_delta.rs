@@ -672,6 +672,35 @@ pub(crate) async fn check_unique_keys(source: &DataFrame, keys: &[String]) -> Re
 
 /// Upserts `source` into `table` by `keys`, and deletes the rows whose keys `deletes` holds
 /// (key columns only; `teams-sql sync` removes what Graph no longer lists), in one commit.
+/// Appends `rows` to `table` in one commit (the caller knows none of their keys is there yet).
+pub(crate) async fn append(
+    table: DeltaTable,
+    rows: DataFrame,
+    state: Arc<dyn Session>,
+    commit: CommitProperties,
+) -> Result<DeltaReport> {
+    let table = table
+        .write(Vec::new())
+        .with_input_plan(rows.logical_plan().clone())
+        .with_save_mode(SaveMode::Append)
+        .with_commit_properties(commit)
+        .with_session_state(state)
+        .await?;
+    let metrics = last_operation_metrics(&table).await?;
+    Ok(DeltaReport {
+        table: String::new(),
+        mode: Mode::Merge,
+        rows_written: metric(&metrics, "num_added_rows"),
+        rows_inserted: Some(metric(&metrics, "num_added_rows")),
+        rows_updated: Some(0),
+        rows_deleted: Some(0),
+        files_added: metric(&metrics, "num_added_files"),
+        files_removed: 0,
+        version: table.version(),
+        seconds: 0.0,
+    })
+}
+
 pub(crate) async fn merge(
     table: DeltaTable,
     source: DataFrame,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 
 use chrono::{DateTime, Utc};
-use futures::stream::{self, StreamExt};
+use futures::stream::{self, BoxStream, StreamExt};
 use graph_client::odata::Filter;
 use graph_client::{ChainScope, EndpointClass, GraphError, GraphRequest, Page, Scope};
 use serde_json::Value;
@@ -375,24 +375,26 @@ fn time_filter(scan: &Scan, with_upper: bool) -> Result<Option<Filter>, TeamsErr
 /// first request runs under the run's lock for that source, so concurrent teams or channels do
 /// not all probe a refusing endpoint. A documented refusal switches the run to the fallback
 /// the plan chose; otherwise the pages, followed to the end, become rows.
-struct Probed {
-    req: GraphRequest,
-    availability: fn(&RunState) -> &tokio::sync::Mutex<Availability>,
+pub(crate) struct Probed {
+    pub(crate) req: GraphRequest,
+    pub(crate) availability: fn(&RunState) -> &tokio::sync::Mutex<Availability>,
     /// Recognises the documented refusal.
-    refused: fn(&GraphError) -> bool,
+    pub(crate) refused: fn(&GraphError) -> bool,
     /// The notice of the run's first refusal, given the error.
-    notice: fn(&GraphError, &ScanPlan) -> String,
-    scope: Scope,
-    child: String,
+    pub(crate) notice: fn(&GraphError, &ScanPlan) -> String,
+    pub(crate) scope: Scope,
+    pub(crate) child: String,
 }
 
 impl Probed {
-    fn rows(
+    /// The source's pages turned into `T`s by `rows` (scans make rows, the change feed makes
+    /// feed items); `fallback` once the source is refused; nothing for a skipped child.
+    pub(crate) fn rows<T: Send + 'static>(
         self,
         scan: &Arc<Scan>,
-        fallback: impl FnOnce() -> RowStream + Send + 'static,
-        rows: impl FnOnce(PageStream) -> RowStream + Send + 'static,
-    ) -> RowStream {
+        fallback: impl FnOnce() -> BoxStream<'static, Result<T, TeamsError>> + Send + 'static,
+        rows: impl FnOnce(PageStream) -> BoxStream<'static, Result<T, TeamsError>> + Send + 'static,
+    ) -> BoxStream<'static, Result<T, TeamsError>> {
         let s = Arc::clone(scan);
         stream::once(async move {
             let lock = (self.availability)(&s.state);
@@ -423,7 +425,7 @@ impl Probed {
 
 /// Runs `req`, the first request of a source whose availability is learned once per run,
 /// under the run's lock for that source; `refused` recognises the documented refusal.
-pub(crate) async fn probe(
+async fn probe(
     scan: &Arc<Scan>,
     lock: &tokio::sync::Mutex<Availability>,
     req: &GraphRequest,
@@ -462,7 +464,7 @@ pub(crate) async fn probe(
     }
 }
 
-pub(crate) enum Probe {
+enum Probe {
     First(Page),
     /// Refused; `Some` the first time in this run (the caller writes the notice).
     Refused(Option<GraphError>),

@@ -30,6 +30,74 @@ const STAGING_SUFFIX: &str = ".tmp";
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
+/// A staging directory this old belongs to a run that can no longer finish it, whatever its
+/// pid says (a store shared by several machines cannot check a pid; no COPY or sync commit
+/// takes a day between staging and moving into place).
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The pid and creation time (nanoseconds since 1970) in one of our staging names,
+/// `.teams-sql-<pid>-<nanos>-<n>.tmp`; `None` for any other name.
+fn staging_name(name: &str) -> Option<(u32, u128)> {
+    let inner = name
+        .strip_prefix(STAGING_PREFIX)?
+        .strip_suffix(STAGING_SUFFIX)?;
+    let mut parts = inner.split('-');
+    let pid = parts.next()?.parse().ok()?;
+    let nanos = parts.next()?.parse().ok()?;
+    let _n: u64 = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some((pid, nanos))
+}
+
+/// Whether the process that made a staging directory is certainly gone: on Linux, a local
+/// destination's pid that no longer runs. Elsewhere only age tells (see [`STALE_AFTER`]).
+fn writer_gone(pid: u32, local: bool) -> bool {
+    if !local || pid == std::process::id() || !cfg!(target_os = "linux") {
+        return false;
+    }
+    !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn is_stale(name: &str, local: bool, now_nanos: u128) -> bool {
+    let Some((pid, nanos)) = staging_name(name) else {
+        return false;
+    };
+    now_nanos.saturating_sub(nanos) > STALE_AFTER.as_nanos() || writer_gone(pid, local)
+}
+
+/// Removes what killed runs left in `parent`: our staging directories (by name) whose writer
+/// is gone or which are older than a day. Nothing else is touched. Best effort: a store that
+/// cannot be listed is left as it is, since the statement that follows reports that itself.
+pub async fn remove_stale(store: &Arc<dyn ObjectStore>, parent: &Path, local: bool) {
+    let Ok(listed) = store.list_with_delimiter(Some(parent)).await else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    for dir in listed.common_prefixes {
+        let Some(name) = dir.filename() else {
+            continue;
+        };
+        if !is_stale(name, local, now) {
+            continue;
+        }
+        if let Some(on_disk) = local_path(local, &dir) {
+            let _ = std::fs::remove_dir_all(on_disk);
+            continue;
+        }
+        let files: Vec<Path> = store
+            .list(Some(&dir))
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await
+            .unwrap_or_default();
+        for f in files {
+            let _ = store.delete(&f).await;
+        }
+    }
+}
+
 /// A staging location beside a destination, removed on drop unless committed.
 pub struct Staging {
     store: Arc<dyn ObjectStore>,
@@ -39,6 +107,8 @@ pub struct Staging {
     /// What the statement writes: `root/<destination name>`.
     staged: Path,
     dest: Path,
+    /// The directory holding destination and staging directory.
+    parent: Path,
     /// Local destinations: the staging directory on disk, and the destination's ancestors
     /// that did not exist before (deepest first), removed again if the statement fails.
     local: Option<LocalDirs>,
@@ -126,6 +196,7 @@ impl Staging {
                 .unwrap_or_default(),
             SEQUENCE.fetch_add(1, Ordering::Relaxed)
         );
+        let parent_path = Path::from_iter(parent.iter().cloned());
         let root = Path::from_iter(
             parent
                 .iter()
@@ -162,6 +233,7 @@ impl Staging {
             root,
             staged,
             dest,
+            parent: parent_path,
             local,
             finished: false,
         })
@@ -237,6 +309,8 @@ impl Staging {
         }
         self.remove_staged().await;
         self.finished = true;
+        // What an earlier run killed here (SIGKILL skips every clean-up) goes now.
+        remove_stale(&self.store, &self.parent, self.local.is_some()).await;
     }
 
     async fn remove_staged(&mut self) {

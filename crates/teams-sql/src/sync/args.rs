@@ -42,6 +42,12 @@ pub struct SyncArgs {
     #[arg(long)]
     pub full: bool,
 
+    /// A team read through the export API (which does not report messages deleted for good)
+    /// is read in full and reconciled once its last reconciliation is this old (seconds, or
+    /// with s, m, h, d; kept in the table)
+    #[arg(long, value_name = "DURATION", default_value = "7d")]
+    pub reconcile_every: String,
+
     /// Message rows read before a commit: teams are committed together until this many rows
     /// wait (each team with its own cursor), so a killed first load resumes after the last
     /// commit [default: 50000]
@@ -88,7 +94,11 @@ impl SyncArgs {
     }
 
     pub fn lookback(&self) -> Result<chrono::Duration> {
-        parse_duration(&self.lookback)
+        parse_duration("--lookback", &self.lookback)
+    }
+
+    pub fn reconcile_every(&self) -> Result<chrono::Duration> {
+        parse_duration("--reconcile-every", &self.reconcile_every)
     }
 
     /// The shell's own options make no sense here.
@@ -117,7 +127,7 @@ fn parse_start(s: &str) -> Result<DateTime<Utc>> {
         })
 }
 
-fn parse_duration(s: &str) -> Result<chrono::Duration> {
+fn parse_duration(flag: &str, s: &str) -> Result<chrono::Duration> {
     let s = s.trim();
     let (number, unit) = match s.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
@@ -125,7 +135,7 @@ fn parse_duration(s: &str) -> Result<chrono::Duration> {
     };
     let n: i64 = number.trim().parse().map_err(|_| {
         ShellError::Usage(format!(
-            "--lookback '{s}' is not a duration: use seconds or 30s, 5m, 2h, 1d"
+            "{flag} '{s}' is not a duration: use seconds or 30s, 5m, 2h, 1d"
         ))
     })?;
     let seconds = match unit {
@@ -135,12 +145,12 @@ fn parse_duration(s: &str) -> Result<chrono::Duration> {
         'd' => n * 86_400,
         _ => {
             return Err(ShellError::Usage(format!(
-                "--lookback '{s}': unknown unit '{unit}' (s, m, h or d)"
+                "{flag} '{s}': unknown unit '{unit}' (s, m, h or d)"
             )));
         }
     };
     if seconds < 0 {
-        return Err(ShellError::Usage("--lookback cannot be negative".into()));
+        return Err(ShellError::Usage(format!("{flag} cannot be negative")));
     }
     Ok(chrono::Duration::seconds(seconds))
 }
@@ -156,8 +166,20 @@ mod tests {
             "2024-01-01T00:00:00+00:00"
         );
         assert!(parse_start("yesterday").is_err());
-        assert_eq!(parse_duration("5m").unwrap().num_seconds(), 300);
-        assert_eq!(parse_duration("90").unwrap().num_seconds(), 90);
-        assert!(parse_duration("5w").is_err());
+        assert_eq!(
+            parse_duration("--lookback", "5m").unwrap().num_seconds(),
+            300
+        );
+        assert_eq!(
+            parse_duration("--lookback", "90").unwrap().num_seconds(),
+            90
+        );
+        assert_eq!(
+            parse_duration("--reconcile-every", "7d")
+                .unwrap()
+                .num_days(),
+            7
+        );
+        assert!(parse_duration("--lookback", "5w").is_err());
     }
 }

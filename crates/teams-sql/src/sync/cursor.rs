@@ -7,6 +7,8 @@
 //!   been loaded yet: a first load commits team by team, so a killed load resumes with the first
 //!   team that has none.
 //! - `teams-sql/<tenant>/<table>/start`: the `--start` floor the table was loaded with.
+//! - `teams-sql/<tenant>/<table>/reconciled/<team-id>`: for the message tables, the start of
+//!   the last run that read that team in full (so deleted what Graph no longer has).
 //! - `teams-sql/<tenant>/<table>`: for snapshot tables, the start of the run that last changed
 //!   them.
 
@@ -23,6 +25,10 @@ pub fn table_app_id(tenant: &str, table: Table) -> String {
 
 pub fn team_app_id(tenant: &str, table: Table, team: &str) -> String {
     format!("teams-sql/{tenant}/{}/{team}", table.name())
+}
+
+pub fn reconciled_app_id(tenant: &str, table: Table, team: &str) -> String {
+    format!("teams-sql/{tenant}/{}/reconciled/{team}", table.name())
 }
 
 pub fn start_app_id(tenant: &str, table: Table) -> String {

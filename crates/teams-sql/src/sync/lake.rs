@@ -18,9 +18,11 @@ use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::protocol::{DeltaOperation, OutputMode};
 
 use crate::copy_delta::{self, Destination, Mode};
+use crate::destinations::staging::{self, Target};
 use crate::error::{Result, ShellError};
 
 /// Where the tables live.
+#[derive(Clone)]
 pub struct Lake {
     pub ctx: SessionContext,
     root: String,
@@ -64,6 +66,14 @@ impl Lake {
             ctx,
             root: root.trim_end_matches('/').to_string(),
         })
+    }
+
+    /// Removes the staging directories a killed run left beside the tables (SIGKILL skips
+    /// every clean-up); only ours, by name.
+    pub async fn remove_stale(&self) {
+        if let Ok(target) = Target::resolve(&self.ctx, &format!("{}/", self.root)) {
+            staging::remove_stale(&target.store, target.path(), target.is_local()).await;
+        }
     }
 
     pub fn url(&self, table: Table) -> String {
@@ -134,9 +144,11 @@ impl Lake {
         let schema: Schema = which.schema().as_ref().clone();
         let upserts = batch.upserts.clone();
         copy_delta::check_unique_keys(&upserts, &keys).await?;
+        // A table with no data file yet (a first load) has nothing to update or delete.
+        let empty = table.snapshot()?.log_data().num_files() == 0;
         let deletes = match &batch.delete_scope {
-            Some(scope) => self.vanished(&table, scope, &upserts, &keys).await?,
-            None => None,
+            Some(scope) if !empty => self.vanished(&table, scope, &upserts, &keys).await?,
+            _ => None,
         };
         let before = table.version();
         let has_rows = upserts.clone().limit(0, Some(1))?.count().await? > 0;
@@ -144,7 +156,19 @@ impl Lake {
             .with_metadata([("teams_sql_sync".to_string(), batch.metadata.clone())])
             .with_application_transactions(batch.txns.clone());
         let mut counts = Counts::default();
-        if has_rows || deletes.is_some() {
+        if empty && has_rows {
+            // An append writes the rows and the cursor in one commit, without the merge's
+            // join against the target: most of a first load's commit time.
+            let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            let rows = upserts.select_columns(&names)?;
+            let written =
+                copy_delta::append(table, rows, Arc::new(self.ctx.state()), props.clone()).await?;
+            counts.inserted = written.rows_inserted.unwrap_or(0);
+            counts.files_added = written.files_added;
+            if written.version != before {
+                counts.commits = 1;
+            }
+        } else if has_rows || deletes.is_some() {
             let report = copy_delta::merge(
                 table,
                 upserts,

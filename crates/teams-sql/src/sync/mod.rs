@@ -59,6 +59,7 @@ async fn run(args: SyncArgs) -> Result<u8> {
     let tables = args.tables()?;
     let start = args.start()?;
     let lookback = args.lookback()?;
+    let reconcile_every = args.reconcile_every()?;
     if let Some(p) = &args.partition_by
         && !tables.iter().any(|t| t.schema().field_with_name(p).is_ok())
     {
@@ -75,6 +76,7 @@ async fn run(args: SyncArgs) -> Result<u8> {
         ));
     };
     let lake = lake::Lake::new(shell.ctx.clone(), &args.to)?;
+    lake.remove_stale().await;
     let mut sync = run::Run::new(
         lake,
         handle.clone(),
@@ -87,6 +89,7 @@ async fn run(args: SyncArgs) -> Result<u8> {
         args.partition_by.clone(),
         lookback,
     );
+    sync.reconcile_every = reconcile_every;
     if let Some(n) = args.batch_rows {
         sync.batch_rows = n;
     }

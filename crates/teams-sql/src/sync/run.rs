@@ -17,10 +17,11 @@ use datafusion_teams::{
 };
 use deltalake::DeltaTable;
 use futures::StreamExt;
+use graph_client::{ChainScope, EndpointClass};
 use serde_json::json;
 
 use super::cursor;
-use super::lake::{Batch, Lake};
+use super::lake::{Batch, Counts, Lake};
 use super::summary::TableSummary;
 use crate::copy_delta::{MATERIALIZE_IN_MEMORY_BYTES, Materialized, Materializer};
 use crate::error::{Result, ShellError};
@@ -28,6 +29,12 @@ use crate::error::{Result, ShellError};
 /// Rows a message batch gathers before it commits: large enough that small teams share a commit,
 /// small enough that a killed first load loses little.
 pub const DEFAULT_BATCH_ROWS: usize = 50_000;
+
+/// The least memory a team read keeps its rows in before spilling to disk.
+const MIN_TEAM_MEMORY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The round trip assumed before the client has measured one (sizes the teams read at once).
+const ASSUMED_LATENCY: std::time::Duration = std::time::Duration::from_millis(500);
 
 pub struct Run {
     pub lake: Lake,
@@ -52,8 +59,16 @@ pub struct Run {
     progress: bool,
     /// Rows of read teams that wait before their batch commits.
     pub batch_rows: usize,
-    readers: Vec<Reader>,
+    /// Commits running on tasks of their own while the run reads on; settled before it ends.
+    commits: Vec<Pending>,
+    /// A team the export API serves is read in full once its last full read is this old.
+    pub reconcile_every: chrono::Duration,
+    /// The message tables, opened (or created) while Graph is read.
+    opening: Option<tokio::task::JoinHandle<Opened>>,
 }
+
+/// The message tables as opened (or why one could not be).
+type Opened = Vec<(Table, Result<DeltaTable>)>;
 
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -130,7 +145,9 @@ impl Run {
             partial: false,
             progress: std::io::stderr().is_terminal(),
             batch_rows: DEFAULT_BATCH_ROWS,
-            readers: Vec::new(),
+            commits: Vec::new(),
+            reconcile_every: chrono::Duration::days(7),
+            opening: None,
         }
     }
 
@@ -169,10 +186,36 @@ impl Run {
     }
 
     /// Runs every table asked for; each commits on its own.
+    ///
+    /// The team list comes first (everything hangs off it), then the channel lists (the message
+    /// pass reads channel by channel when the export API is refused, and deletes what vanished
+    /// with a channel). From there the members are read alongside the message pass, and every
+    /// commit runs on a task of its own while reading goes on: the run's wall time is its
+    /// busiest Graph limit, not reads and commits one after the other.
     pub async fn run(&mut self) -> Result<()> {
         let started = Instant::now();
         let before = self.requests();
-        let teams_result = self.teams_stage().await;
+        // Opening (or creating) the message tables needs nothing from Graph.
+        let lake = self.lake.clone();
+        let partition_by = self.partition_by.clone();
+        let message_tables: Vec<Table> = self
+            .tables
+            .iter()
+            .copied()
+            .filter(|t| t.is_message_table())
+            .collect();
+        self.opening = Some(tokio::spawn(async move {
+            let mut out = Vec::new();
+            for t in message_tables {
+                out.push((t, lake.open(t, partition_by.as_deref()).await));
+            }
+            out
+        }));
+        // Only the team ids are needed to go on: for the whole tenant, the teams' details (a
+        // request per team, by id, so no second `GET /teams`) are read alongside everything
+        // else. Named teams are read once, details and all.
+        let detached = self.named_teams.is_empty() && self.tables.contains(&Table::Teams);
+        let teams_result = self.teams_stage(!detached).await;
         if let Err(e) = teams_result {
             // Without the team list no other table can be brought up to date.
             for t in self.tables.clone() {
@@ -186,30 +229,214 @@ impl Run {
             s.requests = requests;
             s.elapsed = started.elapsed();
         }
-        for table in [Table::Channels, Table::Members] {
-            if self.tables.contains(&table) {
-                let started = Instant::now();
-                let before = self.requests();
-                let r = self.snapshot_stage(table).await;
-                let requests = self.requests() - before;
-                let s = self.summaries.entry(table).or_default();
-                if let Err(e) = r {
-                    s.fail(e);
+        if detached && self.teams.is_empty() {
+            // No team left: the table empties, in one commit.
+            let none = Materializer::new(Table::Teams.schema(), MATERIALIZE_IN_MEMORY_BYTES);
+            if let Err(e) = self.teams_commit(none, false).await {
+                self.summaries.entry(Table::Teams).or_default().fail(e);
+            }
+            self.after_teams().await;
+        } else if detached {
+            let details = read_per_team(
+                self.handle.client().clone(),
+                self.options.clone(),
+                1,
+                vec![(
+                    String::new(),
+                    format!(
+                        "SELECT * FROM teams.teams WHERE id IN ({})",
+                        self.teams
+                            .iter()
+                            .map(|t| quote(t))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )],
+            );
+            let (read, ()) = tokio::join!(details, self.after_teams());
+            let outcome = match read {
+                Ok(mut read) => {
+                    let s = self.summaries.entry(Table::Teams).or_default();
+                    s.requests += read.requests;
+                    s.elapsed = started.elapsed();
+                    match read.results.pop() {
+                        Some(r) => {
+                            self.report(&r.lines, r.partial);
+                            self.teams_rows(r).await
+                        }
+                        None => Ok(()),
+                    }
                 }
-                s.requests = requests;
-                s.elapsed = started.elapsed();
+                Err(e) => Err(e),
+            };
+            if let Err(e) = outcome {
+                self.summaries.entry(Table::Teams).or_default().fail(e);
+            }
+        } else {
+            self.after_teams().await;
+        }
+        // The message pass ran alongside other reads: its requests are what the others did
+        // not make.
+        let total = self.requests() - before;
+        let others: u64 = [Table::Teams, Table::Channels, Table::Members]
+            .iter()
+            .filter_map(|t| self.summaries.get(t))
+            .map(|s| s.requests)
+            .sum();
+        for t in Table::ALL.into_iter().filter(|t| t.is_message_table()) {
+            if let Some(s) = self.summaries.get_mut(&t)
+                && s.shared_with.is_none()
+            {
+                s.requests = total.saturating_sub(others);
             }
         }
-        if self.tables.iter().any(|t| t.is_message_table()) {
-            self.message_stage().await;
+        for pending in std::mem::take(&mut self.commits) {
+            self.settle(pending).await;
         }
         self.clear_progress();
         Ok(())
     }
 
+    /// The teams' rows read on their own (see [`Run::run`]), committed.
+    async fn teams_rows(&mut self, read: TeamSql) -> Result<()> {
+        let Some(first) = read.batches.first() else {
+            return self
+                .teams_commit(
+                    Materializer::new(Table::Teams.schema(), MATERIALIZE_IN_MEMORY_BYTES),
+                    read.skipped,
+                )
+                .await;
+        };
+        let mut rows = Materializer::new(first.schema(), MATERIALIZE_IN_MEMORY_BYTES);
+        for b in read.batches {
+            rows.push(b)?;
+        }
+        self.teams_commit(rows, read.skipped).await
+    }
+
+    /// Everything after the team list: the channel lists, then members and the message pass
+    /// side by side.
+    async fn after_teams(&mut self) {
+        if self.tables.contains(&Table::Channels) {
+            let started = Instant::now();
+            let read = self.snapshot_read(Table::Channels).await;
+            self.snapshot_commit(Table::Channels, read, started).await;
+        }
+        let members = self.tables.contains(&Table::Members).then(|| {
+            read_per_team(
+                self.handle.client().clone(),
+                self.options.clone(),
+                self.teams_at_once(),
+                snapshot_jobs(Table::Members, &self.teams),
+            )
+        });
+        let members_started = Instant::now();
+        let messages = self.tables.iter().any(|t| t.is_message_table());
+        let members_read = match (members, messages) {
+            (Some(m), true) => {
+                let (read, ()) = tokio::join!(m, self.message_stage());
+                Some(read)
+            }
+            (Some(m), false) => Some(m.await),
+            (None, true) => {
+                self.message_stage().await;
+                None
+            }
+            (None, false) => None,
+        };
+        if let Some(read) = members_read {
+            self.snapshot_commit(Table::Members, read, members_started)
+                .await;
+        }
+    }
+
+    /// Teams read at once: enough request chains to fill the tenant budget of the source the
+    /// messages come from (one chain per team with the export API, four channels of a team at
+    /// once from the listing), sized as a scan sizes its chains
+    /// (`ThrottleLimits::chains_to_fill`, a quarter more for chains starting and ending), never
+    /// more than `teams.concurrency` nor than there are teams. More only wait on their own team's
+    /// limit; fewer leave budget unused.
+    fn teams_at_once(&self) -> usize {
+        let client = self.handle.client();
+        let limits = client.limits();
+        let latency = client.stats().mean_latency().unwrap_or(ASSUMED_LATENCY);
+        let export =
+            limits.chains_to_fill(EndpointClass::GetAllMessages, ChainScope::Team, latency);
+        let listing = limits
+            .chains_to_fill(EndpointClass::MessagesList, ChainScope::Channel, latency)
+            .div_ceil(limits.channels_per_team().max(1));
+        let need = export.max(listing);
+        need.saturating_add(need.div_ceil(4))
+            .min(self.options.concurrency)
+            .min(self.teams.len())
+            .max(1)
+    }
+
+    /// Waits for a commit task and books what it did (or why it failed) on its table's line.
+    async fn settle(&mut self, pending: Pending) -> Option<DeltaTable> {
+        let Pending {
+            table,
+            task,
+            teams_done,
+            sources,
+            started,
+        } = pending;
+        let outcome = match task.await {
+            Ok(r) => r,
+            Err(e) => Err(ShellError::Sync(format!(
+                "the commit of {} did not finish: {e}",
+                table.name()
+            ))),
+        };
+        let s = self.summaries.entry(table).or_default();
+        if let Some(started) = started {
+            s.elapsed = started.elapsed();
+        }
+        match outcome {
+            Ok((delta, counts)) => {
+                s.counts += counts;
+                s.teams_done += teams_done;
+                for name in sources {
+                    if !s.sources.contains(&name) {
+                        s.sources.push(name);
+                    }
+                }
+                // Cheapest first, whichever team finished first.
+                let rank = |name: &String| {
+                    [FeedSource::Export, FeedSource::Delta, FeedSource::Listing]
+                        .iter()
+                        .position(|f| f.to_string() == *name)
+                };
+                s.sources.sort_by_key(rank);
+                Some(delta)
+            }
+            Err(e) => {
+                s.fail(e);
+                None
+            }
+        }
+    }
+
+    /// Starts committing `batch` to `table` on a task of its own. `keep` (the data the batch's
+    /// DataFrame reads, possibly spilled to disk) lives until the commit ends.
+    fn spawn_commit<K: Send + 'static>(
+        &self,
+        which: Table,
+        table: DeltaTable,
+        batch: Batch,
+        keep: K,
+    ) -> tokio::task::JoinHandle<Result<(DeltaTable, Counts)>> {
+        let lake = self.lake.clone();
+        tokio::spawn(async move {
+            let r = lake.commit(which, table, batch).await;
+            drop(keep);
+            r
+        })
+    }
+
     /// Lists the teams (`GET /teams`, or the named ones) and syncs `teams` when asked.
-    async fn teams_stage(&mut self) -> Result<()> {
-        let wanted = self.tables.contains(&Table::Teams);
+    async fn teams_stage(&mut self, details: bool) -> Result<()> {
+        let wanted = details && self.tables.contains(&Table::Teams);
         let filter = if self.named_teams.is_empty() {
             String::new()
         } else {
@@ -234,6 +461,11 @@ impl Run {
         if !wanted {
             return Ok(());
         }
+        self.teams_commit(rows, skipped).await
+    }
+
+    /// Starts the one commit of `teams`.
+    async fn teams_commit(&mut self, rows: Materializer, skipped: bool) -> Result<()> {
         let summary = self.summaries.entry(Table::Teams).or_default();
         summary.teams = self.teams.len();
         let table = self
@@ -261,14 +493,17 @@ impl Run {
             cursor_moved: false,
             metadata: json!({"table": "teams", "run_start": self.run_start.to_rfc3339()}),
         };
-        let (_, counts) = self.lake.commit(Table::Teams, table, batch).await?;
-        let s = self.summaries.entry(Table::Teams).or_default();
-        s.counts += counts;
-        s.teams_done = self.teams.len();
+        let task = self.spawn_commit(Table::Teams, table, batch, rows);
+        self.commits.push(Pending {
+            table: Table::Teams,
+            task,
+            teams_done: self.teams.len(),
+            sources: Vec::new(),
+            started: None,
+        });
         Ok(())
     }
 
-    /// The channels of `team` as listed now, and whether the listing was complete.
     /// Lists the channels of every team not listed yet in this run (when `channels` is not
     /// synced), side by side.
     async fn prefetch_channels(&mut self) -> Result<()> {
@@ -283,51 +518,22 @@ impl Run {
                 )
             })
             .collect();
-        for r in self.per_team_sql(jobs).await? {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let read = read_per_team(
+            self.handle.client().clone(),
+            self.options.clone(),
+            self.teams_at_once(),
+            jobs,
+        )
+        .await?;
+        for r in read.results {
+            self.report(&r.lines, r.partial);
             let ids: Vec<String> = r.batches.iter().flat_map(|b| strings(b, "id")).collect();
             self.channels.insert(r.team, (ids, !r.skipped));
         }
         Ok(())
-    }
-
-    /// Sessions of their own with the Teams tables (sharing this run's client, so its pacing and
-    /// counters), one per team read at once: what a team's read left out is then known for that
-    /// team.
-    async fn ensure_readers(&mut self) -> Result<()> {
-        if self.readers.is_empty() {
-            let n = self.options.concurrency.clamp(1, 4);
-            for _ in 0..n {
-                let ctx = crate::session::new_context();
-                let config = TeamsConfig {
-                    client: self.handle.client().clone(),
-                    options: self.options.clone(),
-                };
-                let handle = datafusion_teams::register(&ctx, config).await?;
-                self.readers.push(Reader { ctx, handle });
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs one statement per team, several teams at once; prints what each left out.
-    async fn per_team_sql(&mut self, jobs: Vec<(String, String)>) -> Result<Vec<TeamSql>> {
-        self.ensure_readers().await?;
-        let readers = std::mem::take(&mut self.readers);
-        let k = readers.len().max(1);
-        let results: Vec<Result<TeamSql>> = futures::stream::iter(jobs.into_iter().enumerate())
-            // At most k statements run at once, k consecutive ones: never two on one reader.
-            .map(|(i, (team, sql))| read_sql(&readers[i % k], team, sql))
-            .buffered(k)
-            .collect()
-            .await;
-        self.readers = readers;
-        let mut out = Vec::new();
-        for r in results {
-            let r = r?;
-            self.report(&r.lines, r.partial);
-            out.push(r);
-        }
-        Ok(out)
     }
 
     fn report(&mut self, lines: &[String], partial: bool) {
@@ -339,28 +545,54 @@ impl Run {
     }
 
     /// `channels` or `members`: every team's rows, one query per team so that a team Graph
-    /// refused is known and nothing of it is deleted; one commit for the table.
-    async fn snapshot_stage(&mut self, table: Table) -> Result<()> {
+    /// refused is known and nothing of it is deleted.
+    async fn snapshot_read(&mut self, table: Table) -> Result<SnapshotRead> {
+        self.progress(&format!(
+            "sync {}: {} teams",
+            table.name(),
+            self.teams.len()
+        ));
+        read_per_team(
+            self.handle.client().clone(),
+            self.options.clone(),
+            self.teams_at_once(),
+            snapshot_jobs(table, &self.teams),
+        )
+        .await
+    }
+
+    /// Books a snapshot table's read and starts its one commit.
+    async fn snapshot_commit(
+        &mut self,
+        table: Table,
+        read: Result<SnapshotRead>,
+        started: Instant,
+    ) {
+        let requests = read.as_ref().map_or(0, |r| r.requests);
+        let r = match read {
+            Ok(read) => self.snapshot_batch(table, read).await,
+            Err(e) => Err(e),
+        };
+        let s = self.summaries.entry(table).or_default();
+        s.requests = requests;
+        s.elapsed = started.elapsed();
+        match r {
+            Ok(pending) => self.commits.push(Pending {
+                started: Some(started),
+                ..pending
+            }),
+            Err(e) => s.fail(e),
+        }
+    }
+
+    async fn snapshot_batch(&mut self, table: Table, read: SnapshotRead) -> Result<Pending> {
         let delta = self.lake.open(table, self.partition_by.as_deref()).await?;
         let mut rows: Option<Materializer> = None;
         let mut complete = Vec::new();
         let teams = self.teams.clone();
         self.summaries.entry(table).or_default().teams = teams.len();
-        self.progress(&format!("sync {}: {} teams", table.name(), teams.len()));
-        let jobs: Vec<(String, String)> = teams
-            .iter()
-            .map(|team| {
-                (
-                    team.clone(),
-                    format!(
-                        "SELECT * FROM teams.{} WHERE team_id = {}",
-                        table.name(),
-                        quote(team)
-                    ),
-                )
-            })
-            .collect();
-        for r in self.per_team_sql(jobs).await? {
+        for r in read.results {
+            self.report(&r.lines, r.partial);
             if !r.skipped {
                 complete.push(r.team.clone());
             }
@@ -404,11 +636,13 @@ impl Run {
                 "teams": teams.len(),
             }),
         };
-        let (_, counts) = self.lake.commit(table, delta, batch).await?;
-        let s = self.summaries.entry(table).or_default();
-        s.counts += counts;
-        s.teams_done = teams.len();
-        Ok(())
+        Ok(Pending {
+            table,
+            task: self.spawn_commit(table, delta, batch, rows),
+            teams_done: teams.len(),
+            sources: Vec::new(),
+            started: None,
+        })
     }
 
     /// `messages` and `message_replies` from one pass per team. Teams are committed together
@@ -424,9 +658,23 @@ impl Run {
             .filter(|t| t.is_message_table())
             .collect();
         let mut open: HashMap<Table, DeltaTable> = HashMap::new();
-        for &t in &wanted {
+        let opening = match self.opening.take() {
+            Some(task) => match task.await {
+                Ok(opened) => opened,
+                Err(e) => wanted
+                    .iter()
+                    .map(|&t| {
+                        let e =
+                            ShellError::Sync(format!("opening {} did not finish: {e}", t.name()));
+                        (t, Err(e))
+                    })
+                    .collect(),
+            },
+            None => Vec::new(),
+        };
+        for (t, opened) in opening {
             self.summaries.entry(t).or_default().teams = self.teams.len();
-            match self.lake.open(t, self.partition_by.as_deref()).await {
+            match opened {
                 Ok(d) => {
                     open.insert(t, d);
                 }
@@ -457,8 +705,18 @@ impl Run {
             return;
         }
         let mut jobs = Vec::new();
-        for team in self.teams.clone() {
-            match self.team_job(&team, &open).await {
+        let teams = self.teams.clone();
+        let found: Vec<Result<TeamJob>> = {
+            let this = &*self;
+            let open = &open;
+            futures::stream::iter(teams.iter())
+                .map(|team| this.team_job(team, open))
+                .buffered(16)
+                .collect()
+                .await
+        };
+        for job in found {
+            match job {
                 Ok(job) => jobs.push(job),
                 Err(e) => {
                     for &t in &wanted {
@@ -468,7 +726,10 @@ impl Run {
             }
         }
         let total = jobs.len();
-        let k = self.options.concurrency.clamp(1, 4);
+        let k = self.teams_at_once();
+        // Each team read keeps its rows until its batch commits: the memory for that is shared
+        // among the teams read at once.
+        let in_memory = (MATERIALIZE_IN_MEMORY_BYTES / k).max(MIN_TEAM_MEMORY_BYTES);
         let (options, ctx, handle) = (
             self.options.clone(),
             self.lake.ctx.clone(),
@@ -477,9 +738,12 @@ impl Run {
         let mut reads = futures::stream::iter(jobs)
             // k teams at once, all on the run's handle: what a source refused is learned once
             // per run, and each feed counts what it left out itself.
-            .map(|job| read_team(&handle, options.clone(), ctx.clone(), job, floor))
-            .buffered(k);
+            .map(|job| read_team(&handle, options.clone(), ctx.clone(), job, floor, in_memory))
+            .buffer_unordered(k);
         let mut pending: Vec<TeamRead> = Vec::new();
+        // The batch committing while the next teams are read (one at a time: each commit
+        // builds on the table version the previous one left).
+        let mut committing: Vec<Pending> = Vec::new();
         let mut done = 0;
         while let Some(read) = reads.next().await {
             done += 1;
@@ -497,7 +761,14 @@ impl Run {
             }
             let waiting: usize = pending.iter().map(|r| r.rows).sum();
             if waiting >= self.batch_rows && done < total {
-                self.flush(&mut open, std::mem::take(&mut pending), None, floor)
+                for p in std::mem::take(&mut committing) {
+                    let table = p.table;
+                    if let Some(d) = self.settle(p).await {
+                        open.insert(table, d);
+                    }
+                }
+                committing = self
+                    .flush(&open, std::mem::take(&mut pending), None, floor)
                     .await;
             }
         }
@@ -509,28 +780,40 @@ impl Run {
             .named_teams
             .is_empty()
             .then(|| in_list("team_id", &self.teams, true));
-        self.flush(&mut open, pending, gone, floor).await;
+        for p in std::mem::take(&mut committing) {
+            let table = p.table;
+            if let Some(d) = self.settle(p).await {
+                open.insert(table, d);
+            }
+        }
+        let last = self.flush(&open, pending, gone, floor).await;
         let requests = self.requests() - before;
         for &t in &wanted {
             let s = self.summaries.entry(t).or_default();
             s.requests = requests;
             s.elapsed = started.elapsed();
         }
+        self.commits.extend(last.into_iter().map(|p| Pending {
+            started: Some(started),
+            ..p
+        }));
     }
 
-    /// Commits the teams read so far to each message table: their rows, what vanished from
-    /// them, and each team's cursor.
+    /// Starts committing the teams read so far to each message table (the tables side by
+    /// side): their rows, what vanished from them, and each team's cursor.
     async fn flush(
         &mut self,
-        open: &mut HashMap<Table, DeltaTable>,
+        open: &HashMap<Table, DeltaTable>,
         reads: Vec<TeamRead>,
         extra_scope: Option<Expr>,
         floor: Option<DateTime<Utc>>,
-    ) {
+    ) -> Vec<Pending> {
         if reads.is_empty() && extra_scope.is_none() {
-            return;
+            return Vec::new();
         }
         let floor_micros = floor.map(|f| f.timestamp_micros());
+        let reads = std::sync::Arc::new(reads);
+        let mut out = Vec::new();
         let tables: Vec<Table> = open.keys().copied().collect();
         for table in tables {
             let upserts = match self.union(table, &reads).await {
@@ -544,7 +827,8 @@ impl Run {
             let mut moved = false;
             let mut scope: Vec<Expr> = Vec::new();
             let mut teams_meta = Vec::new();
-            for r in &reads {
+            let mut sources: Vec<String> = Vec::new();
+            for r in reads.iter() {
                 let before = r.prev.get(&table).copied().flatten();
                 // A team with something left out keeps its cursor: what was refused is read
                 // again, from the same point, once Graph lets it.
@@ -559,6 +843,12 @@ impl Run {
                     txns.push(cursor::txn(
                         cursor::team_app_id(&self.tenant, table, &r.team),
                         n,
+                    ));
+                }
+                if r.reconciled {
+                    txns.push(cursor::txn(
+                        cursor::reconciled_app_id(&self.tenant, table, &r.team),
+                        self.run_start.timestamp_micros(),
                     ));
                 }
                 moved |= next != before;
@@ -579,6 +869,12 @@ impl Run {
                     "removed": r.removed.len(),
                     "partial": r.skipped,
                 }));
+                for src in &r.sources {
+                    let name = src.to_string();
+                    if !sources.contains(&name) {
+                        sources.push(name);
+                    }
+                }
             }
             if let Some(f) = floor_micros {
                 txns.push(cursor::txn(cursor::start_app_id(&self.tenant, table), f));
@@ -595,27 +891,18 @@ impl Run {
                     "teams": teams_meta,
                 }),
             };
-            let Some(delta) = open.get_mut(&table) else {
+            let Some(delta) = open.get(&table) else {
                 continue;
             };
-            match self.lake.commit(table, delta.clone(), batch).await {
-                Ok((t, counts)) => {
-                    *delta = t;
-                    let s = self.summaries.entry(table).or_default();
-                    s.counts += counts;
-                    s.teams_done += reads.len();
-                    for r in &reads {
-                        for src in &r.sources {
-                            let name = src.to_string();
-                            if !s.sources.contains(&name) {
-                                s.sources.push(name);
-                            }
-                        }
-                    }
-                }
-                Err(e) => self.summaries.entry(table).or_default().fail(e),
-            }
+            out.push(Pending {
+                table,
+                task: self.spawn_commit(table, delta.clone(), batch, std::sync::Arc::clone(&reads)),
+                teams_done: reads.len(),
+                sources,
+                started: None,
+            });
         }
+        out
     }
 
     /// The rows of `table` of every read, as one DataFrame.
@@ -662,9 +949,13 @@ impl Run {
             .cloned()
             .unwrap_or((Vec::new(), false));
         let mut prev: HashMap<Table, Option<i64>> = HashMap::new();
+        let mut reconcile = false;
+        let due = (self.run_start - self.reconcile_every).timestamp_micros();
         for (&t, d) in open.iter() {
             let v = cursor::read(d, &cursor::team_app_id(&self.tenant, t, team)).await?;
             prev.insert(t, v);
+            let last = cursor::read(d, &cursor::reconciled_app_id(&self.tenant, t, team)).await?;
+            reconcile |= last.is_none_or(|at| at <= due);
         }
         // Both tables come from one pass: read from the older cursor; a table without one
         // (never loaded, or --full) makes it a full read.
@@ -683,11 +974,14 @@ impl Run {
             channels_complete,
             prev,
             since,
+            reconcile,
         })
     }
 }
 
-/// A session of its own with the Teams tables (see [`Run::ensure_readers`]).
+/// A session of its own with the Teams tables, sharing the run's client (its pacing and
+/// counters): a team's statement runs on one, so what Graph left out of it is known for that
+/// team.
 struct Reader {
     ctx: SessionContext,
     handle: TeamsHandle,
@@ -700,6 +994,72 @@ struct TeamSql {
     skipped: bool,
     partial: bool,
     lines: Vec<String>,
+}
+
+/// What a snapshot table's statements returned, team by team, and the requests they made.
+struct SnapshotRead {
+    results: Vec<TeamSql>,
+    requests: u64,
+}
+
+/// A commit on a task of its own, and what to book on its table's line once it ends.
+struct Pending {
+    table: Table,
+    task: tokio::task::JoinHandle<Result<(DeltaTable, Counts)>>,
+    teams_done: usize,
+    sources: Vec<String>,
+    /// When the table's stage started: its line's time runs to the end of its commit.
+    started: Option<Instant>,
+}
+
+/// The statement per team of a snapshot table.
+fn snapshot_jobs(table: Table, teams: &[String]) -> Vec<(String, String)> {
+    teams
+        .iter()
+        .map(|team| {
+            (
+                team.clone(),
+                format!(
+                    "SELECT * FROM teams.{} WHERE team_id = {}",
+                    table.name(),
+                    quote(team)
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Runs one statement per team, `at_once` at a time, each on a session of its own; counts
+/// their requests apart from anything else the run does meanwhile.
+async fn read_per_team(
+    client: graph_client::GraphClient,
+    options: TeamsOptions,
+    at_once: usize,
+    jobs: Vec<(String, String)>,
+) -> Result<SnapshotRead> {
+    let (client, stats) = client.scoped();
+    let k = at_once.clamp(1, jobs.len().max(1));
+    let mut readers = Vec::with_capacity(k);
+    for _ in 0..k {
+        let ctx = crate::session::new_context();
+        let config = TeamsConfig {
+            client: client.clone(),
+            options: options.clone(),
+        };
+        let handle = datafusion_teams::register(&ctx, config).await?;
+        readers.push(Reader { ctx, handle });
+    }
+    let results: Vec<Result<TeamSql>> = futures::stream::iter(jobs.into_iter().enumerate())
+        // At most k statements run at once, k consecutive ones: never two on one reader.
+        .map(|(i, (team, sql))| read_sql(&readers[i % k], team, sql))
+        .buffered(k)
+        .collect()
+        .await;
+    let results = results.into_iter().collect::<Result<Vec<_>>>()?;
+    Ok(SnapshotRead {
+        results,
+        requests: stats.snapshot().total_requests,
+    })
 }
 
 async fn read_sql(reader: &Reader, team: String, sql: String) -> Result<TeamSql> {
@@ -725,6 +1085,8 @@ struct TeamJob {
     channels_complete: bool,
     prev: HashMap<Table, Option<i64>>,
     since: Option<DateTime<Utc>>,
+    /// Its last full read is older than `--reconcile-every` (or unknown).
+    reconcile: bool,
 }
 
 /// One team: its change feed, read once, kept locally until its batch commits.
@@ -734,6 +1096,7 @@ async fn read_team(
     ctx: SessionContext,
     job: TeamJob,
     floor: Option<DateTime<Utc>>,
+    in_memory: usize,
 ) -> Result<TeamRead> {
     let TeamJob {
         team,
@@ -741,17 +1104,18 @@ async fn read_team(
         channels_complete,
         prev,
         since,
+        reconcile,
     } = job;
     let req = FeedRequest {
         team_id: team.clone(),
         channel_ids: channels.clone(),
         since,
         floor,
+        reconcile,
     };
     let mut feed = team_feed(handle, options, req);
-    let mut messages = Materializer::new(Table::Messages.schema(), MATERIALIZE_IN_MEMORY_BYTES);
-    let mut replies =
-        Materializer::new(Table::MessageReplies.schema(), MATERIALIZE_IN_MEMORY_BYTES);
+    let mut messages = Materializer::new(Table::Messages.schema(), in_memory);
+    let mut replies = Materializer::new(Table::MessageReplies.schema(), in_memory);
     let mut rows = 0usize;
     let mut removed: Vec<Removed> = Vec::new();
     let mut complete_channels: Vec<String> = Vec::new();
@@ -798,6 +1162,9 @@ async fn read_team(
         max_read,
         sources,
         skipped: skipped > 0,
+        // Everything of the team was read (the export API to its end, or every channel in
+        // full), so what the lake holds beyond it is gone.
+        reconciled: skipped == 0 && (team_complete || since.is_none()),
     })
 }
 
@@ -819,6 +1186,8 @@ struct TeamRead {
     sources: BTreeSet<FeedSource>,
     /// Something of the team was left out (403 or 404).
     skipped: bool,
+    /// The team was read in full: its reconciliation time moves to this run's start.
+    reconciled: bool,
 }
 
 /// Target rows of `team` that may be gone: those a complete read covered (the whole team, or
