@@ -76,8 +76,9 @@ fn lower_bound(journal: &[graph_sim::Arrival]) -> f64 {
 }
 
 /// The fewest requests a first sync can make with `source`: `GET /teams`, then per team its
-/// details, channels and members, then the messages: one export page per 1000 messages of a
-/// team, or one listing page per 50 posts of a channel (replies inline).
+/// details, channels and members, then the messages: one export page per 50 messages of a team
+/// (the only page size Microsoft documents for it, docs/graph.md §3.2), or one listing page per
+/// 50 posts of a channel (replies inline).
 fn fewest(sim: &Sim, export: bool) -> u64 {
     let teams = sim.team_ids();
     let mut n = 1 + 3 * teams.len() as u64;
@@ -99,7 +100,7 @@ fn fewest(sim: &Sim, export: bool) -> u64 {
             }
         }
         if export {
-            n += team_messages.div_ceil(1000).max(1);
+            n += team_messages.div_ceil(50).max(1);
         }
     }
     n

@@ -272,14 +272,7 @@ fn one(item: FeedItem) -> FeedStream {
 fn export_team(feed: &Arc<Feed>) -> FeedStream {
     let incremental = feed.req.since.is_some() && !feed.req.reconcile;
     let mut req = GraphRequest::get_all_messages(&feed.req.team_id)
-        .top(
-            feed.scan
-                .plan
-                .options
-                .page_size
-                .unwrap_or(1000)
-                .clamp(1, 1000),
-        )
+        .top(feed.scan.plan.export_top())
         .prefer_include_unknown_enum_members();
     if let Some(t) = feed.lower(incremental) {
         match gt_filter(t) {

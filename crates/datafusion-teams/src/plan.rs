@@ -156,6 +156,13 @@ impl ScanPlan {
         top
     }
 
+    /// `$top` for getAllMessages, which documents no maximum (docs/graph.md §3.2): the page
+    /// size a user set, else the 50 Microsoft's export guide uses. Scans and sync's feed both
+    /// ask it here, so neither sends a size Graph may refuse.
+    pub fn export_top(&self) -> u32 {
+        self.top(None, false).unwrap_or(MESSAGES_MAX_TOP)
+    }
+
     fn requests(&self) -> Vec<String> {
         let p = &self.pushdown;
         let a = &self.access;

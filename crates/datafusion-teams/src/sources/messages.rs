@@ -501,9 +501,8 @@ fn export_fallback(scan: &Arc<Scan>, team: Named) -> RowStream {
 
 /// Export API rows of one team: root posts and replies mixed, channel from `channelIdentity`.
 fn export_team(scan: &Arc<Scan>, team: Named) -> RowStream {
-    let top = scan.plan.top(None, false).unwrap_or(MESSAGES_MAX_TOP);
     let mut req = GraphRequest::get_all_messages(&team.id)
-        .top(top)
+        .top(scan.plan.export_top())
         .prefer_include_unknown_enum_members();
     match time_filter(scan, true) {
         Ok(Some(f)) => req = req.filter(f),
