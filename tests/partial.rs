@@ -348,7 +348,7 @@ fn bad_settings_exit_non_zero_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     for (sql, allowed) in [
         ("SET teams.on_forbidden = 'maybe'", "fail, skip"),
-        ("SET teams.concurrency = 0", "1-64"),
+        ("SET teams.concurrency = 0", "1-128"),
         ("SET teams.colour = 'red'", "on_forbidden"),
     ] {
         let out = t.run(dir.path(), &["-c", sql]);

@@ -107,7 +107,8 @@ pub struct Inputs<'a> {
     pub now: DateTime<Utc>,
     /// The export API was refused earlier in this run.
     pub export_refused: bool,
-    pub rates: Option<cost::Rates>,
+    /// The limits the scan will pace by (its `throttle_scale` applied).
+    pub limits: Option<graph_client::ThrottleLimits>,
     /// The tenant as a full read in this run saw it.
     pub shape: Option<cost::Shape>,
 }
@@ -208,7 +209,7 @@ impl AccessPath {
                 } else {
                     let choice = cost::is_full_read(p, i.limit).then(|| {
                         let named = p.team_ids.as_ref().map(|t| t.len());
-                        cost::full_read(i.rates.as_ref(), i.shape.as_ref(), named)
+                        cost::full_read(i.limits.as_ref(), i.shape.as_ref(), named)
                     });
                     let export = choice.as_ref().is_some_and(|c| c.export);
                     path.choice = choice;

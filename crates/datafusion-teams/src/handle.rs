@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use graph_client::GraphClient;
 
-use crate::cost::{Rates, Shape};
+use crate::cost::Shape;
 use crate::plan::RunFacts;
 use crate::refusal::{Cause, Groups, SkipGroup};
 
@@ -79,7 +79,7 @@ impl RunState {
     /// What a scan planned now can know of this run (see [`RunFacts`]).
     pub(crate) fn facts(&self, client: &GraphClient) -> RunFacts {
         RunFacts {
-            rates: Rates::of(&client.limits()),
+            limits: Some(client.limits()).filter(|l| l.enabled),
             shape: self.shape.lock().ok().and_then(|s| *s),
             // Held only while a probe is in flight; its outcome is unknown until it ends.
             export_refused: self

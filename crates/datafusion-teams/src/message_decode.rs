@@ -199,25 +199,28 @@ impl MessageDecoder {
             Some(b) => b,
             None => RecordBatch::new_empty(Arc::clone(&self.items)),
         };
+        let columns = StructArray::from(batch);
+        let list = columns
+            .column_by_name(REPLIES)
+            .filter(|_| self.inline)
+            .map(|l| l.as_list::<i32>().clone());
         let (items_poly, replies_poly) = if self.item_poly.any() || self.reply_poly.any() {
-            polymorphic(raw, self.item_poly, self.reply_poly)?
+            polymorphic(
+                raw,
+                self.item_poly,
+                self.reply_poly,
+                list.as_ref().map(ListArray::offsets),
+            )?
         } else {
             (Poly::default(), Poly::default())
         };
-        let items = Rows::new(StructArray::from(batch), items_poly);
-        let inline = if self.inline {
-            items.columns.column_by_name(REPLIES).map(|list| {
-                let list: &ListArray = list.as_list();
-                let values = list.values().as_struct().clone();
-                (
-                    Rows::new(values, replies_poly),
-                    list.offsets().clone(),
-                    list.nulls().cloned(),
-                )
-            })
-        } else {
-            None
-        };
+        let items = Rows::new(columns, items_poly);
+        let inline = list.map(|list| {
+            (
+                Rows::new(list.values().as_struct().clone(), replies_poly),
+                list.offsets().clone(),
+            )
+        });
         Ok(Decoded { items, inline })
     }
 }
@@ -273,15 +276,36 @@ impl PolyBuilders {
     }
 }
 
-/// Only the polymorphic properties are taken out of each item (the rest is skipped unparsed).
+/// Only the polymorphic properties are taken out of each item (the rest is skipped unparsed),
+/// and only from items where one of them is present and not `null`: most messages carry
+/// neither, or `null`, and those need no parse at all.
 fn polymorphic(
     raw: &[&[u8]],
     items: PolyWanted,
     replies: PolyWanted,
+    inline: Option<&OffsetBuffer<i32>>,
 ) -> Result<(Poly, Poly), ArrowError> {
     let mut on_items = PolyBuilders::new(items);
     let mut on_replies = PolyBuilders::new(replies);
-    for bytes in raw {
+    let none = PolyItem {
+        event_detail: None,
+        policy_violation: None,
+        replies: None,
+    };
+    for (i, bytes) in raw.iter().enumerate() {
+        if !any_set(bytes) {
+            on_items.push(&none);
+            if replies.any()
+                && let Some(offsets) = inline
+            {
+                // Its inline replies carry none either.
+                let n = offsets[i + 1] - offsets[i];
+                for _ in 0..n {
+                    on_replies.push(&none);
+                }
+            }
+            continue;
+        }
         let item: PolyItem<'_> =
             serde_json::from_slice(bytes).map_err(|e| ArrowError::JsonError(e.to_string()))?;
         on_items.push(&item);
@@ -292,6 +316,24 @@ fn polymorphic(
         }
     }
     Ok((on_items.finish(), on_replies.finish()))
+}
+
+/// Whether some `"eventDetail"` or `"policyViolation"` key in `item` (at any depth) has a value
+/// other than `null`. In valid JSON these quoted names followed by `:` can only be keys: a quote
+/// inside a string is escaped.
+fn any_set(item: &[u8]) -> bool {
+    [&b"\"eventDetail\""[..], &b"\"policyViolation\""[..]]
+        .iter()
+        .any(|key| {
+            memchr::memmem::find_iter(item, key).any(|at| {
+                let rest = item[at + key.len()..].trim_ascii_start();
+                match rest.strip_prefix(b":") {
+                    Some(value) => !value.trim_ascii_start().starts_with(b"null"),
+                    // A string value, not a key.
+                    None => false,
+                }
+            })
+        })
 }
 
 /// A shape the strict decode refuses, repaired as [`normalise`](crate::decode::normalise)
@@ -331,17 +373,13 @@ fn repair(item: &mut Value) {
 #[derive(Debug)]
 pub struct Decoded {
     pub items: Rows,
-    inline: Option<(
-        Rows,
-        OffsetBuffer<i32>,
-        Option<datafusion::arrow::buffer::NullBuffer>,
-    )>,
+    inline: Option<(Rows, OffsetBuffer<i32>)>,
 }
 
 impl Decoded {
     /// The inline replies and, for each, the index of its item.
     pub fn inline_replies(&self) -> Option<(&Rows, Vec<usize>)> {
-        let (rows, offsets, _) = self.inline.as_ref()?;
+        let (rows, offsets) = self.inline.as_ref()?;
         let mut parent = Vec::with_capacity(rows.len());
         for (i, w) in offsets.windows(2).enumerate() {
             let n = usize::try_from(w[1] - w[0]).unwrap_or(0);
@@ -800,5 +838,25 @@ mod tests {
                 .value(1),
             "{\"x\":1}"
         );
+    }
+}
+
+#[cfg(test)]
+mod prefilter_tests {
+    use super::any_set;
+
+    #[test]
+    fn only_keys_with_a_value_count() {
+        assert!(!any_set(
+            br#"{"id":"1","eventDetail":null,"policyViolation" : null}"#
+        ));
+        assert!(!any_set(br#"{"body":{"content":"\"eventDetail\": {}"}}"#));
+        assert!(!any_set(
+            br#"{"subject":"eventDetail","x":"\"policyViolation\""}"#
+        ));
+        assert!(any_set(
+            br#"{"eventDetail":null,"replies":[{"eventDetail":{"a":1}}]}"#
+        ));
+        assert!(any_set(br#"{"policyViolation": {"dlpAction":"None"}}"#));
     }
 }

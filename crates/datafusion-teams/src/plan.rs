@@ -8,10 +8,11 @@ use chrono::Utc;
 use datafusion::arrow::datatypes::SchemaRef;
 
 use crate::access::{self, AccessPath, ChannelsFrom, Endpoints, Fallback, Read, TeamsFrom};
-use crate::cost::{Rates, Shape};
+use crate::cost::Shape;
 use crate::filters::{Pushdown, ValueSet};
 use crate::options::TeamsOptions;
 use crate::schema::{Table, graph_name};
+use graph_client::ThrottleLimits;
 
 pub use crate::cost::MESSAGES_MAX_TOP;
 
@@ -28,8 +29,8 @@ pub const MEMBERS_MAX_TOP: u32 = 999;
 /// What the run knows that the access decision uses besides the query.
 #[derive(Debug, Clone, Default)]
 pub struct RunFacts {
-    /// The documented rates of the client's limits (`None`: the client does not pace).
-    pub rates: Option<Rates>,
+    /// The client's limits at its current scale (`None`: the client does not pace).
+    pub limits: Option<ThrottleLimits>,
     /// The tenant as a full read in this run saw it.
     pub shape: Option<Shape>,
     /// The export API was refused earlier in this run.
@@ -70,7 +71,12 @@ impl ScanPlan {
             team_detail,
             now: Utc::now(),
             export_refused: facts.export_refused,
-            rates: facts.rates,
+            // `SET teams.throttle_scale` reaches the client only when a scan runs; the
+            // estimate must use it from the first plan after the SET.
+            limits: facts.limits.clone().map(|l| match options.throttle_scale {
+                Some(scale) => l.scaled(scale.get()),
+                None => l,
+            }),
             shape: facts.shape,
         });
         ScanPlan {

@@ -50,7 +50,7 @@ async fn bad_settings_are_one_line_errors_naming_the_allowed_values() {
     let env = env().await;
     for (sql, allowed) in [
         ("SET teams.on_forbidden = 'maybe'", "fail, skip"),
-        ("SET teams.concurrency = 0", "1-64"),
+        ("SET teams.concurrency = 0", "1-128"),
         ("SET teams.page_size = 1000", "1-999"),
         (
             "SET teams.message_source = 'pigeon'",

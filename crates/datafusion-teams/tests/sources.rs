@@ -249,6 +249,25 @@ async fn auto_reads_a_wide_tenant_through_the_export_api_once_it_knows_its_shape
     );
 }
 
+/// The estimate EXPLAIN prints is the one the scan will pace by: `SET teams.throttle_scale`
+/// moves it from the first plan after the SET, before any scan has handed the scale to the
+/// client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_after_set_throttle_scale_shows_the_scaled_estimate() {
+    let env = wide_tenant().await;
+    // A full read of the replies shows the tenant's shape.
+    first_full_read(&env, "message_replies").await;
+    let sql = "SELECT * FROM messages";
+    // 12 channel lists and 24 message pages at the client's 50x: the 24 pages bind, 23
+    // intervals at 1,000/s.
+    let plan = env.explain(sql).await;
+    assert!(plan.contains("vs listing >= 36 requests, 0.02s"), "{plan}");
+    // At Microsoft's own limits (x1): 23 intervals at 20/s.
+    env.query("SET teams.throttle_scale = 1").await;
+    let plan = env.explain(sql).await;
+    assert!(plan.contains("vs listing >= 36 requests, 1.15s"), "{plan}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_falls_back_to_the_listing_when_the_export_api_is_refused() {
     let env = wide_tenant().await;

@@ -42,6 +42,10 @@ use crate::exec::run_script;
 use crate::print_format::PrintOptions;
 use crate::shell::{Flow, Shell};
 
+// As datafusion-cli does: see the dependency's note in Cargo.toml.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     if sync::requested() {
         return sync::main();
