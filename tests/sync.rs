@@ -500,7 +500,10 @@ async fn loaded_teams(lake: &Path, teams: &[String]) -> usize {
 fn sigkill_at_seeded_moments_then_a_rerun_converges_and_a_first_load_resumes() {
     // The listing for first loads (export refused), delta afterwards: a team loaded before the
     // kill costs one delta request per channel on the rerun instead of its whole listing. One
-    // team per commit (`--batch-rows 1`), so that kills land between teams of the first load.
+    // team per commit (`--batch-rows 1`), teams read one after another (`--concurrency 1`: read
+    // at once, they all end together and their commits, which only add files written during the
+    // read, follow each other within milliseconds), so that kills land between teams of the
+    // first load.
     let t = Tenant::start(SimConfig {
         teams: 3,
         channels_per_team: 3,
@@ -523,7 +526,11 @@ fn sigkill_at_seeded_moments_then_a_rerun_converges_and_a_first_load_resumes() {
     let clean = tempfile::tempdir().unwrap();
     sim.reset_counters();
     let started = Instant::now();
-    sync(&t, clean.path(), &["--batch-rows", "1"]);
+    sync(
+        &t,
+        clean.path(),
+        &["--batch-rows", "1", "--concurrency", "1"],
+    );
     let took = started.elapsed();
     let listing = sim.counters().get("messages_list");
     assert_eq!(listing % teams.len() as u64, 0);
@@ -542,16 +549,20 @@ fn sigkill_at_seeded_moments_then_a_rerun_converges_and_a_first_load_resumes() {
     for (i, f) in kill_fractions(23, 20).into_iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
         let lake = dir.path().join("lake");
-        let mut child = sync_command(&t, dir.path(), &["-q", "--batch-rows", "1"])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = sync_command(
+            &t,
+            dir.path(),
+            &["-q", "--batch-rows", "1", "--concurrency", "1"],
+        )
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
         std::thread::sleep(took.mul_f64(f));
         let _ = child.kill();
         let _ = child.wait();
         let loaded = t.rt.block_on(loaded_teams(&lake, &teams)) as u64;
         sim.reset_counters();
-        let out = sync(&t, dir.path(), &["--batch-rows", "1"]);
+        let out = sync(&t, dir.path(), &["--batch-rows", "1", "--concurrency", "1"]);
         let when = format!("kill {i} at {f:.2} of a run ({loaded} teams loaded)");
         t.rt.block_on(assert_lake_equals(&lake, &expected, &when));
         let c = sim.counters();

@@ -1,7 +1,8 @@
 //! The Delta side of a sync: one table per SQL table under the `--to` root, opened or created
 //! with COPY's checks (`copy_delta::prepare_destination`, `check_schema`), and one commit per
 //! batch that merges the batch's rows, deletes what Graph no longer has and records the
-//! cursor, all through COPY's merge (`copy_delta::merge`).
+//! cursor, all through COPY's merge (`copy_delta::merge`); a first load's message rows arrive
+//! as Parquet files already written during the read, which the commit adds (`Written`).
 
 use std::sync::Arc;
 
@@ -12,10 +13,10 @@ use datafusion::logical_expr::{Expr, cast};
 use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion_teams::Table;
 use deltalake::DeltaTable;
-use deltalake::kernel::Transaction;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::protocol::{DeltaOperation, OutputMode};
+use deltalake::kernel::{Action, Add, Transaction};
+use deltalake::protocol::{DeltaOperation, OutputMode, SaveMode};
 
 use crate::copy_delta::{self, Destination, Mode};
 use crate::destinations::staging::{self, Target};
@@ -57,6 +58,17 @@ pub struct Batch {
     /// The transactions move a cursor: commit them even when no row changes.
     pub cursor_moved: bool,
     pub metadata: serde_json::Value,
+    /// Parquet files already written under the table while Graph was read (a first load):
+    /// the commit adds them instead of writing `upserts`.
+    pub written: Option<Written>,
+}
+
+/// Data files written but not yet in the log: invisible to readers until a commit adds them,
+/// so a kill before the commit leaves only unreferenced files (a rerun reads the team again).
+#[derive(Clone, Debug, Default)]
+pub struct Written {
+    pub adds: Vec<Add>,
+    pub rows: u64,
 }
 
 impl Lake {
@@ -134,8 +146,11 @@ impl Lake {
         &self,
         which: Table,
         table: DeltaTable,
-        batch: Batch,
+        mut batch: Batch,
     ) -> Result<(DeltaTable, Counts)> {
+        if let Some(written) = batch.written.take() {
+            return self.commit_written(which, table, written, batch).await;
+        }
         let keys: Vec<String> = datafusion_teams::primary_key(which.name())
             .unwrap_or_default()
             .iter()
@@ -207,6 +222,41 @@ impl Lake {
             table = self.reopen(which).await?;
         }
         Ok((table, counts))
+    }
+
+    /// Adds files written during the read, with the batch's cursors, in one commit.
+    async fn commit_written(
+        &self,
+        which: Table,
+        table: DeltaTable,
+        written: Written,
+        batch: Batch,
+    ) -> Result<(DeltaTable, Counts)> {
+        let mut counts = Counts::default();
+        if written.adds.is_empty() && !batch.cursor_moved {
+            return Ok((table, counts));
+        }
+        let snapshot = table.snapshot()?;
+        let partition_by: Vec<String> = snapshot.metadata().partition_columns().to_vec();
+        let props = CommitProperties::default()
+            .with_metadata([("teams_sql_sync".to_string(), batch.metadata)])
+            .with_application_transactions(batch.txns);
+        counts.inserted = written.rows;
+        counts.files_added = written.adds.len() as u64;
+        CommitBuilder::from(props)
+            .with_actions(written.adds.into_iter().map(Action::Add).collect())
+            .build(
+                Some(snapshot),
+                table.log_store(),
+                DeltaOperation::Write {
+                    mode: SaveMode::Append,
+                    partition_by: (!partition_by.is_empty()).then_some(partition_by),
+                    predicate: None,
+                },
+            )
+            .await?;
+        counts.commits = 1;
+        Ok((self.reopen(which).await?, counts))
     }
 
     async fn reopen(&self, which: Table) -> Result<DeltaTable> {

@@ -4,12 +4,14 @@
 //! - `args`: the command line (its own options plus the shell's connection flags);
 //! - `cursor`: where each table's cursor lives in the Delta log (app transactions);
 //! - `lake`: opening and creating the tables, and the one commit per batch (COPY's merge);
+//! - `rows`: where a team's message rows go while read (local, or Parquet files of a first load);
 //! - `run`: the order of a run, the one Graph pass for both message tables, deletions;
 //! - `summary`: the line per table on stderr.
 
 mod args;
 mod cursor;
 mod lake;
+mod rows;
 mod run;
 mod summary;
 

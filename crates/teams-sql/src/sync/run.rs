@@ -21,9 +21,10 @@ use graph_client::{ChainScope, EndpointClass};
 use serde_json::json;
 
 use super::cursor;
-use super::lake::{Batch, Counts, Lake};
+use super::lake::{Batch, Counts, Lake, Written};
+use super::rows::{TeamPart, TeamRows};
 use super::summary::TableSummary;
-use crate::copy_delta::{MATERIALIZE_IN_MEMORY_BYTES, Materialized, Materializer};
+use crate::copy_delta::{MATERIALIZE_IN_MEMORY_BYTES, Materializer};
 use crate::error::{Result, ShellError};
 
 /// Rows a message batch gathers before it commits: large enough that small teams share a commit,
@@ -91,7 +92,7 @@ fn in_list(column: &str, values: &[String], negated: bool) -> Expr {
 }
 
 /// String values of `column` in a batch (ids).
-fn strings(batch: &RecordBatch, column: &str) -> Vec<String> {
+pub(super) fn strings(batch: &RecordBatch, column: &str) -> Vec<String> {
     let Ok(i) = batch.schema().index_of(column) else {
         return Vec::new();
     };
@@ -492,6 +493,7 @@ impl Run {
             )],
             cursor_moved: false,
             metadata: json!({"table": "teams", "run_start": self.run_start.to_rfc3339()}),
+            written: None,
         };
         let task = self.spawn_commit(Table::Teams, table, batch, rows);
         self.commits.push(Pending {
@@ -635,6 +637,7 @@ impl Run {
                 "teams_complete": complete.len(),
                 "teams": teams.len(),
             }),
+            written: None,
         };
         Ok(Pending {
             table,
@@ -735,10 +738,29 @@ impl Run {
             self.lake.ctx.clone(),
             self.handle.clone(),
         );
+        // A table with no data file yet has no row to update or delete: its rows are written
+        // into Parquet files while Graph is read, and the batch's commit only adds them.
+        let mut fresh: HashMap<Table, DeltaTable> = HashMap::new();
+        for (&t, d) in &open {
+            if d.snapshot().is_ok_and(|s| s.log_data().num_files() == 0) {
+                fresh.insert(t, d.clone());
+            }
+        }
+        let fresh = &fresh;
         let mut reads = futures::stream::iter(jobs)
             // k teams at once, all on the run's handle: what a source refused is learned once
             // per run, and each feed counts what it left out itself.
-            .map(|job| read_team(&handle, options.clone(), ctx.clone(), job, floor, in_memory))
+            .map(|job| {
+                read_team(
+                    &handle,
+                    options.clone(),
+                    ctx.clone(),
+                    job,
+                    floor,
+                    in_memory,
+                    fresh,
+                )
+            })
             .buffer_unordered(k);
         let mut pending: Vec<TeamRead> = Vec::new();
         // The batch committing while the next teams are read (one at a time: each commit
@@ -816,8 +838,8 @@ impl Run {
         let mut out = Vec::new();
         let tables: Vec<Table> = open.keys().copied().collect();
         for table in tables {
-            let upserts = match self.union(table, &reads).await {
-                Ok(df) => df,
+            let (upserts, written) = match self.union(table, &reads).await {
+                Ok(u) => u,
                 Err(e) => {
                     self.summaries.entry(table).or_default().fail(e);
                     continue;
@@ -890,6 +912,7 @@ impl Run {
                     "run_start": self.run_start.to_rfc3339(),
                     "teams": teams_meta,
                 }),
+                written,
             };
             let Some(delta) = open.get(&table) else {
                 continue;
@@ -905,27 +928,44 @@ impl Run {
         out
     }
 
-    /// The rows of `table` of every read, as one DataFrame.
-    async fn union(&self, table: Table, reads: &[TeamRead]) -> Result<DataFrame> {
+    /// The rows of `table` of every read kept locally, as one DataFrame, and the files
+    /// written for it during the reads (a first load).
+    async fn union(
+        &self,
+        table: Table,
+        reads: &[TeamRead],
+    ) -> Result<(DataFrame, Option<Written>)> {
         let mut df: Option<DataFrame> = None;
+        let mut written: Option<Written> = None;
         for r in reads {
             let part = match table {
-                Table::Messages => r.messages.df.clone(),
-                _ => r.replies.df.clone(),
+                Table::Messages => &r.messages,
+                _ => &r.replies,
             };
-            df = Some(match df {
-                None => part,
-                Some(d) => d.union(part)?,
-            });
+            match part {
+                TeamPart::Local(m) => {
+                    let part = m.df.clone();
+                    df = Some(match df {
+                        None => part,
+                        Some(d) => d.union(part)?,
+                    });
+                }
+                TeamPart::Files(w) => {
+                    let all = written.get_or_insert_with(Written::default);
+                    all.adds.extend(w.adds.iter().cloned());
+                    all.rows += w.rows;
+                }
+            }
         }
-        match df {
-            Some(d) => Ok(d),
-            None => Ok(Materializer::new(table.schema(), 0)
+        let df = match df {
+            Some(d) => d,
+            None => Materializer::new(table.schema(), 0)
                 .finish(&self.lake.ctx)
                 .await?
                 .df
-                .clone()),
-        }
+                .clone(),
+        };
+        Ok((df, written))
     }
 
     /// `--start`, or the floor the tables were first loaded with.
@@ -1097,6 +1137,7 @@ async fn read_team(
     job: TeamJob,
     floor: Option<DateTime<Utc>>,
     in_memory: usize,
+    fresh: &HashMap<Table, DeltaTable>,
 ) -> Result<TeamRead> {
     let TeamJob {
         team,
@@ -1114,8 +1155,18 @@ async fn read_team(
         reconcile,
     };
     let mut feed = team_feed(handle, options, req);
-    let mut messages = Materializer::new(Table::Messages.schema(), in_memory);
-    let mut replies = Materializer::new(Table::MessageReplies.schema(), in_memory);
+    let mut messages = TeamRows::new(
+        Table::Messages,
+        Table::Messages.schema(),
+        fresh.get(&Table::Messages),
+        in_memory,
+    )?;
+    let mut replies = TeamRows::new(
+        Table::MessageReplies,
+        Table::MessageReplies.schema(),
+        fresh.get(&Table::MessageReplies),
+        in_memory,
+    )?;
     let mut rows = 0usize;
     let mut removed: Vec<Removed> = Vec::new();
     let mut complete_channels: Vec<String> = Vec::new();
@@ -1131,8 +1182,8 @@ async fn read_team(
                 max_modified,
             } => {
                 rows += m.num_rows() + r.num_rows();
-                messages.push(m)?;
-                replies.push(r)?;
+                messages.push(m).await?;
+                replies.push(r).await?;
                 if let Some(t) = max_modified {
                     max_read = Some(max_read.map_or(t, |x| x.max(t)));
                 }
@@ -1176,8 +1227,8 @@ struct TeamRead {
     /// Cursors before this run, per message table.
     prev: HashMap<Table, Option<i64>>,
     since: Option<DateTime<Utc>>,
-    messages: Materialized,
-    replies: Materialized,
+    messages: TeamPart,
+    replies: TeamPart,
     rows: usize,
     removed: Vec<Removed>,
     complete_channels: Vec<String>,
