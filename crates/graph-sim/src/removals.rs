@@ -7,7 +7,7 @@
 //! reports as `@removed` (docs/graph.md §9.21).
 
 use crate::error::SimError;
-use crate::sim::{Sim, root_pos};
+use crate::sim::{Sim, reply_pos, root_pos};
 use crate::tenant::HardDeleted;
 
 impl Sim {
@@ -91,14 +91,7 @@ impl Sim {
                 }
                 Some(r) => {
                     let root = &mut ch.messages[pos];
-                    let rp = r
-                        .parse::<u64>()
-                        .ok()
-                        .and_then(|id| root.reply_pos(id))
-                        .ok_or_else(|| SimError::ReplyNotFound {
-                            message: message_id.into(),
-                            reply: r.into(),
-                        })?;
+                    let rp = reply_pos(root, message_id, r)?;
                     let reply = root.replies.remove(rp);
                     // The chain's latest change may have been this reply; what remains decides.
                     root.recompute_chain();

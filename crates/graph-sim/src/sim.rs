@@ -358,14 +358,7 @@ impl Sim {
             let target = match reply_id {
                 None => &mut *root,
                 Some(r) => {
-                    let rp = r
-                        .parse::<u64>()
-                        .ok()
-                        .and_then(|id| root.reply_pos(id))
-                        .ok_or_else(|| SimError::ReplyNotFound {
-                            message: message_id.into(),
-                            reply: r.into(),
-                        })?;
+                    let rp = reply_pos(root, message_id, r)?;
                     &mut root.replies[rp]
                 }
             };
@@ -650,6 +643,21 @@ pub(crate) fn root_pos(
         .ok_or_else(|| SimError::MessageNotFound {
             channel: channel_id.into(),
             message: message_id.into(),
+        })
+}
+
+pub(crate) fn reply_pos(
+    root: &Message,
+    message_id: &str,
+    reply_id: &str,
+) -> Result<usize, SimError> {
+    reply_id
+        .parse::<u64>()
+        .ok()
+        .and_then(|id| root.reply_pos(id))
+        .ok_or_else(|| SimError::ReplyNotFound {
+            message: message_id.into(),
+            reply: reply_id.into(),
         })
 }
 
